@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tanzhen builds and tests with. Used by the README and by .ci/run.
+# Usage: scripts/install-deps.sh [--training]   (--training adds python3-torch for training/)
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+PKGS=(
+  build-essential cmake pkg-config
+  libdnnl-dev            # GEMM (oneDNN)
+  nlohmann-json3-dev     # JSON
+  libcli11-dev           # command line
+  libspdlog-dev libfmt-dev
+  libutf8proc-dev        # Unicode categories, NFD, case folding
+  libzip-dev             # torch zip checkpoints
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3
+)
+if [ "${1:-}" = "--training" ]; then PKGS+=(python3-torch python3-numpy); fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

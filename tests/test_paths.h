@@ -1,0 +1,16 @@
+// Where tests find ../shared (reference models/outputs, datasets) and the built binary.
+#pragma once
+#include <string>
+
+namespace tanzhen::testing {
+// Root of the shared folder; TANZHEN_SHARED_DIR in the environment overrides the build-time path.
+std::string shared_dir();
+// ../shared/reference/models/<name>
+std::string reference_model(const std::string& name);
+// ../shared/reference/outputs/<name>.jsonl
+std::string reference_output(const std::string& name);
+// The tanzhen executable built alongside the tests.
+std::string tanzhen_binary();
+// A fresh empty temporary directory, removed by nobody (tests run in CI's scratch space).
+std::string make_temp_dir(const std::string& prefix);
+}  // namespace tanzhen::testing
