@@ -7,6 +7,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS=(
   build-essential cmake pkg-config
   libdnnl-dev            # GEMM (oneDNN)
+  ocl-icd-opencl-dev opencl-headers  # required by Debian oneDNN's CMake config (built with OpenCL)
   nlohmann-json3-dev     # JSON
   libcli11-dev           # command line
   libspdlog-dev libfmt-dev
