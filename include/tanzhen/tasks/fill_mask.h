@@ -24,7 +24,9 @@ struct MaskResult {
 
 struct FillMaskOptions {
   int top_k = 5;
-  std::vector<std::string> targets;  // if set, only these tokens are ranked
+  // If set, only these tokens are ranked; a target missing from the vocabulary is replaced by
+  // its first WordPiece (Hugging Face behaviour), see fill_mask.cc.
+  std::vector<std::string> targets;
   bool truncate = false;             // Hugging Face truncation at the model's maximum length
   bool keep_encoding = false;
   bool keep_logits = false;          // fill MaskResult::top_logits

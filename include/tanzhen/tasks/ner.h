@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "tanzhen/model/bert.h"
+#include "tanzhen/tasks/crf.h"
+#include "tanzhen/tasks/tag_scheme.h"
 #include "tanzhen/text/tokenizer.h"
 
 namespace tanzhen {
@@ -15,10 +17,13 @@ struct Entity {
   int start = 0;     // code points, end exclusive, into the original text
   int end = 0;
   std::string text;  // UTF-8
-  float score = 0;   // mean probability of the entity's tokens (CRF: softmax at the first word)
+  // Softmax head: mean probability of the chosen labels over the entity's units (tokens for
+  // `simple`, words otherwise — the same for Chinese). CRF: softmax at the first word.
+  float score = 0;
 };
 
-// How sub-word tokens of one word are combined (Hugging Face aggregation_strategy).
+// How sub-word tokens of one word are combined (Hugging Face aggregation_strategy; see
+// tasks/aggregation.h). Ignored by CRF models, which decode at word level (first sub-token).
 enum class Aggregation { kSimple, kFirst, kAverage, kMax };
 Aggregation parse_aggregation(const std::string& name);  // throws Error on unknown names
 const char* aggregation_name(Aggregation a);
@@ -26,7 +31,9 @@ const char* aggregation_name(Aggregation a);
 struct NerOptions {
   Aggregation aggregation = Aggregation::kFirst;
   // Long text: windows of `window` tokens (0 = the model's maximum, specials included) moving by
-  // `stride` tokens (0 = window/2 overlap). truncate = Hugging Face truncation instead.
+  // `stride` tokens (0 = half of the window's content tokens, i.e. windows overlap by half).
+  // Every token takes its logits from the window where it is most central (tasks/windows.h).
+  // truncate = Hugging Face truncation instead (tokens cut at max_position_embeddings - 2).
   int window = 0;
   int stride = 0;
   bool truncate = false;
@@ -46,8 +53,10 @@ struct NerResult {
 
 class NerPipeline {
  public:
+  // Throws Error("wrong_model") when the checkpoint has no token-classification / CRF head.
   static std::unique_ptr<NerPipeline> load(const std::string& model_dir, EncoderOptions opts = {});
-  NerPipeline(BertTokenizer tokenizer, std::shared_ptr<const BertEncoder> encoder);
+  // `crf` is required when the encoder's head is HeadKind::kCrf.
+  NerPipeline(BertTokenizer tokenizer, std::shared_ptr<const BertEncoder> encoder, CrfParams crf = {});
 
   // Runs a batch of texts through the encoder together (windows of all texts share batches).
   std::vector<NerResult> run(const std::vector<std::string>& texts, const NerOptions& opts) const;
@@ -55,10 +64,15 @@ class NerPipeline {
   const BertTokenizer& tokenizer() const { return tokenizer_; }
   const ModelConfig& config() const { return encoder_->config(); }
   const BertEncoder& encoder() const { return *encoder_; }
+  bool is_crf() const { return !crf_.empty(); }
+  TagScheme tag_scheme() const { return scheme_; }
 
  private:
   BertTokenizer tokenizer_;
   std::shared_ptr<const BertEncoder> encoder_;
+  CrfParams crf_;
+  std::vector<Tag> label_tags_;  // parsed config().labels
+  TagScheme scheme_ = TagScheme::kBIO;
 };
 
 }  // namespace tanzhen
