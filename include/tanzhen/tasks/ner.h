@@ -65,6 +65,7 @@ class NerPipeline {
   const ModelConfig& config() const { return encoder_->config(); }
   const BertEncoder& encoder() const { return *encoder_; }
   bool is_crf() const { return !crf_.empty(); }
+  const CrfParams& crf() const { return crf_; }
   TagScheme tag_scheme() const { return scheme_; }
 
  private:
