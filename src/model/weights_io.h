@@ -1,0 +1,37 @@
+// Internal helpers shared by the weight-file readers: a read-only memory map whose lifetime the
+// tensors viewing it share, owned byte buffers, and overflow-checked size arithmetic.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tanzhen/tensor.h"
+
+namespace tanzhen::weights_io {
+
+struct MappedFile {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  std::shared_ptr<const void> owner;  // unmaps when the last tensor viewing it goes away
+};
+
+// Maps `path` read-only. Throws Error("bad_checkpoint", ...) when it cannot be opened or mapped.
+MappedFile map_file(const std::string& path);
+
+// An uninitialised heap buffer of `n` bytes (16-byte aligned), shared like a mapping.
+std::shared_ptr<uint8_t[]> allocate_bytes(size_t n);
+
+// A tensor that views `data` when it is aligned for its dtype, else one that owns a copy.
+Tensor view_or_copy(DType dtype, std::vector<int64_t> shape, const uint8_t* data,
+                    const std::shared_ptr<const void>& owner);
+
+// a * b and a + b on sizes; false on overflow (the caller reports which tensor).
+inline bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+inline bool add_ok(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_add_overflow(a, b, out); }
+
+// Product of the dims (all >= 0) times `elem_size`; false on overflow.
+bool byte_size(const std::vector<int64_t>& shape, size_t elem_size, uint64_t* out);
+
+}  // namespace tanzhen::weights_io
