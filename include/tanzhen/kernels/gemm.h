@@ -1,0 +1,75 @@
+// oneDNN matmul wrapper for the encoder's linear layers.
+//
+// A PackedLinear reorders its PyTorch-layout weight [out x in] once, at construction, into the
+// blocked layout oneDNN's matmul prefers (format_tag::any, which does not depend on the row
+// count M), and keeps a copy of the bias. Primitives for a given M are made on first use and
+// cached in a GemmCache shared by all linears of a model, so calls never re-create them.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <tuple>
+
+#include <dnnl.hpp>
+
+#include "tanzhen/kernels/primitive_cache.h"
+
+namespace tanzhen::kernels {
+
+// Attributes every primitive of the encoder gets: strict FP32 (never an implicit bf16 path,
+// whatever ONEDNN_DEFAULT_FPMATH_MODE says) and a user scratchpad, so that concurrent calls
+// each bring their own instead of sharing the library's.
+dnnl::primitive_attr base_attr();
+
+// Runs `prim` with the given (arg id, memory) pairs; throws on failure. Uses the C API with a
+// stack array, so a steady-state call allocates nothing.
+void execute(const dnnl::primitive& prim, const dnnl::stream& stream,
+             std::initializer_list<std::pair<int, const dnnl::memory*>> args);
+
+enum class Activation { kNone, kGelu };  // kGelu is exact: 0.5 x (1 + erf(x / sqrt 2))
+
+struct GemmPrimitive {
+  dnnl::matmul prim;
+  size_t scratch_bytes = 0;
+};
+
+// (rows, in, out, activation) -> primitive.
+using GemmKey = std::tuple<int64_t, int, int, int>;
+using GemmCache = PrimitiveCache<GemmKey, GemmPrimitive>;
+
+class PackedLinear {
+ public:
+  PackedLinear() = default;
+  // weight: [out x in] row-major; bias: [out] or null.
+  PackedLinear(const dnnl::engine& engine, GemmCache* cache, const float* weight,
+               const float* bias, int out, int in, Activation act);
+
+  int in_features() const { return in_; }
+  int out_features() const { return out_; }
+
+  // The primitive for `rows` rows (made once per row count, then cached).
+  std::shared_ptr<const GemmPrimitive> primitive(int64_t rows) const;
+
+  // dst[rows x out] = act(src[rows x in] · Wᵀ + b), with src/dst plain row-major memories
+  // whose row count matches gemm's; scratch must hold gemm.scratch_bytes.
+  void run(const GemmPrimitive& gemm, const dnnl::stream& stream, const dnnl::memory& src,
+           const dnnl::memory& dst, const dnnl::memory& scratch) const;
+
+ private:
+  dnnl::primitive_attr attr() const;
+  dnnl::matmul::primitive_desc make_desc(int64_t rows, const dnnl::memory::desc& weights) const;
+
+  dnnl::engine engine_;
+  GemmCache* cache_ = nullptr;
+  int in_ = 0;
+  int out_ = 0;
+  Activation act_ = Activation::kNone;
+  bool has_bias_ = false;
+  dnnl::memory weights_;  // packed, owned by oneDNN
+  dnnl::memory bias_;     // [1 x out], owned by oneDNN
+};
+
+// A plain row-major [rows x cols] f32 memory over `data` (not owned).
+dnnl::memory plain_memory(const dnnl::engine& engine, int64_t rows, int64_t cols, float* data);
+
+}  // namespace tanzhen::kernels
