@@ -15,6 +15,10 @@ PKGS=(
   libzip-dev             # torch zip checkpoints
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
+  libboost-dev           # server: Boost.Beast/Asio (header-only)
+  libhiredis-dev redis-server  # server: Redis result cache (redis-server for its test)
+  wrk                    # server load benchmark (bench/load)
+  chromium nodejs        # web UI browser test (playwright-core from npm drives Debian's chromium)
 )
 if [ "${1:-}" = "--training" ]; then PKGS+=(python3-torch python3-numpy); fi
 missing=()
