@@ -1,0 +1,143 @@
+"""Pretraining corpus: loading, the held-out rule, and a resumable mixed-source packer.
+
+Held-out rule (shared with eval_fill_mask.py): in every corpus file, line i (0-based) with
+i % HELDOUT_EVERY == 0 is never used for pretraining. In addition, lines of
+ner_train_text.txt that share a 12-character window with the MSRA dev split used by
+finetune_ner.py are dropped, so the NER dev sentences are unseen even as raw text.
+"""
+import glob
+import json
+import lzma
+import os
+import random
+
+HELDOUT_EVERY = 200
+NER_DEV_EVERY = 20   # finetune_ner.py: MSRA train line_no % 20 == 0 -> dev
+WINDOW = 12
+
+SHARED = "/work/shared"
+CORPUS_GLOB = os.path.join(SHARED, "corpus", "*.txt.xz")
+MSRA_TRAIN = os.path.join(SHARED, "data", "msra", "train.jsonl")
+
+
+def read_lines(path):
+    with lzma.open(path, "rt", encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def msra_dev_texts():
+    out = []
+    with open(MSRA_TRAIN, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i % NER_DEV_EVERY == 0:
+                out.append(json.loads(line)["text"])
+    return out
+
+
+def _dev_filter():
+    texts = msra_dev_texts()
+    windows, whole = set(), set()
+    for t in texts:
+        if len(t) < WINDOW:
+            whole.add(t)
+        for j in range(len(t) - WINDOW + 1):
+            windows.add(t[j:j + WINDOW])
+
+    def overlaps(line):
+        if line in whole:
+            return True
+        return any(line[j:j + WINDOW] in windows for j in range(len(line) - WINDOW + 1))
+    return overlaps
+
+
+def load_sources(heldout=False):
+    """{name: [lines]} for training (heldout=False) or the held-out slice (heldout=True)."""
+    overlaps = None
+    sources = {}
+    for path in sorted(glob.glob(CORPUS_GLOB)):
+        name = os.path.basename(path)[:-len(".txt.xz")]
+        lines = read_lines(path)
+        if heldout:
+            sources[name] = [l for i, l in enumerate(lines) if i % HELDOUT_EVERY == 0]
+            continue
+        keep = [l for i, l in enumerate(lines) if i % HELDOUT_EVERY != 0]
+        if name == "ner_train_text":
+            overlaps = overlaps or _dev_filter()
+            keep = [l for l in keep if not overlaps(l)]
+        sources[name] = keep
+    return sources
+
+
+class Packer:
+    """Packs consecutive lines of one source into fixed-length sequences
+    [CLS] a [SEP] b [SEP] ... (always exactly seq_len tokens, no padding; a line cut at the end
+    continues in that source's next sequence). The source of each sequence is drawn with
+    probability proportional to chars**alpha. All state is in state_dict() for exact resume."""
+
+    def __init__(self, sources, tokenizer, seq_len, seed=1234, alpha=0.7):
+        self.tok = tokenizer
+        self.seq_len = seq_len
+        self.names = sorted(sources)
+        self.lines = [sources[n] for n in self.names]
+        sizes = [sum(len(l) for l in ls) for ls in self.lines]
+        w = [s ** alpha for s in sizes]
+        self.weights = [x / sum(w) for x in w]
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.epoch = [0] * len(self.names)
+        self.ptr = [0] * len(self.names)
+        self.offset = [0] * len(self.names)   # token offset inside the current line
+        self.orders = [self._order(i) for i in range(len(self.names))]
+        self._cache = {}
+
+    def _order(self, i):
+        order = list(range(len(self.lines[i])))
+        random.Random(f"{self.seed}-{self.names[i]}-{self.epoch[i]}").shuffle(order)
+        return order
+
+    def _line_tokens(self, i):
+        key = (i, self.epoch[i], self.ptr[i])
+        ids = self._cache.get(key)
+        if ids is None:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            ids = self.tok.encode(self.lines[i][self.orders[i][self.ptr[i]]])
+            self._cache[key] = ids
+        return ids
+
+    def _advance(self, i):
+        self.ptr[i] += 1
+        self.offset[i] = 0
+        if self.ptr[i] >= len(self.orders[i]):
+            self.epoch[i] += 1
+            self.ptr[i] = 0
+            self.orders[i] = self._order(i)
+
+    def next_sequence(self):
+        i = self.rng.choices(range(len(self.names)), weights=self.weights)[0]
+        seq = [self.tok.cls_id]
+        while len(seq) < self.seq_len:
+            ids = self._line_tokens(i)
+            room = self.seq_len - len(seq)
+            rest = ids[self.offset[i]:]
+            if not rest:
+                self._advance(i)
+                continue
+            if len(rest) + 1 <= room:
+                seq.extend(rest)
+                seq.append(self.tok.sep_id)
+                self._advance(i)
+            else:
+                seq.extend(rest[:room])
+                self.offset[i] += room
+        return seq
+
+    def state_dict(self):
+        return {"rng": self.rng.getstate(), "epoch": list(self.epoch), "ptr": list(self.ptr),
+                "offset": list(self.offset), "names": self.names}
+
+    def load_state_dict(self, st):
+        assert st["names"] == self.names, "corpus files changed since the checkpoint"
+        self.rng.setstate(st["rng"])
+        self.epoch, self.ptr, self.offset = list(st["epoch"]), list(st["ptr"]), list(st["offset"])
+        self.orders = [self._order(i) for i in range(len(self.names))]

@@ -1,0 +1,119 @@
+"""Fill-mask accuracy on held-out corpus lines, and top-5 for demo sentences.
+
+Held-out lines: line i of each corpus file with i % 200 == 0 (corpus.HELDOUT_EVERY), which
+pretrain_mlm.py never trains on. From each file, --per-source lines are drawn with a fixed
+seed; in each, one random CJK character (not [UNK]) is replaced by [MASK] and the model must
+rank the original character. Context: the line's first 126 tokens.
+
+  eval_fill_mask.py --model models/zh-mlm-small            # exported safetensors (F16/F32)
+  eval_fill_mask.py --checkpoint training/runs/mlm/checkpoint.pt
+"""
+import argparse
+import json
+import os
+import random
+import struct
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
+from corpus import load_sources  # noqa: E402
+from zh_tokenizer import ZhTokenizer, is_cjk  # noqa: E402
+
+DEMOS = ["床前明月光，疑是地[MASK]霜", "今天天气真[MASK]啊", "他做事总是半[MASK]而废"]
+
+
+def read_safetensors(path):
+    np_types = {"F16": np.float16, "F32": np.float32}
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = h["data_offsets"]
+        arr = np.frombuffer(data[a:b], dtype=np_types[h["dtype"]]).reshape(h["shape"])
+        out[name] = torch.from_numpy(arr.astype(np.float32))
+    return out
+
+
+def load_model(a):
+    if a.model:
+        with open(os.path.join(a.model, "config.json")) as f:
+            hc = json.load(f)
+        cfg = BertConfig(**{k: hc[k] for k in BertConfig().to_dict() if k in hc})
+        sd = read_safetensors(os.path.join(a.model, "model.safetensors"))
+    else:
+        ck = torch.load(a.checkpoint, map_location="cpu")
+        cfg, sd = BertConfig(**ck["config"]), ck["model"]
+    model = BertForMaskedLM(cfg)
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert not missing and not unexpected, (missing, unexpected)
+    return model.eval()
+
+
+def topk(model, ids, positions, k=5):
+    with torch.no_grad():
+        lo = model.logits_at(torch.tensor([ids]), torch.tensor(positions))
+    return lo.topk(k, dim=-1).indices.tolist()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", help="exported model folder")
+    p.add_argument("--checkpoint", help="training checkpoint instead of --model")
+    p.add_argument("--per-source", type=int, default=200)
+    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json-out")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    tok = ZhTokenizer()
+    model = load_model(a)
+
+    demos = {}
+    for text in DEMOS:
+        ids = [tok.cls_id] + tok.encode(text) + [tok.sep_id]
+        pos = ids.index(tok.mask_id)
+        demos[text] = tok.convert_ids_to_tokens(topk(model, ids, [pos])[0])
+        print(text, " ".join(demos[text]))
+
+    rng = random.Random(a.seed)
+    per_source, hit1, hit5, n = {}, 0, 0, 0
+    for name, lines in sorted(load_sources(heldout=True).items()):
+        lines = list(lines)
+        rng.shuffle(lines)
+        s1 = s5 = sn = 0
+        for line in lines:
+            if sn >= a.per_source:
+                break
+            ids = tok.encode(line)[:126]
+            cands = [i for i, t in enumerate(ids)
+                     if t != tok.unk_id and len(tok.itos[t]) == 1 and is_cjk(ord(tok.itos[t]))]
+            if not cands:
+                continue
+            i = rng.choice(cands)
+            gold = ids[i]
+            ids = [tok.cls_id] + ids[:i] + [tok.mask_id] + ids[i + 1:] + [tok.sep_id]
+            top = topk(model, ids, [i + 1])[0]
+            s1 += top[0] == gold
+            s5 += gold in top
+            sn += 1
+        per_source[name] = {"n": sn, "top1": round(100 * s1 / sn, 2), "top5": round(100 * s5 / sn, 2)}
+        hit1, hit5, n = hit1 + s1, hit5 + s5, n + sn
+        print(f"{name:30s} n={sn} top1 {100 * s1 / sn:.1f} top5 {100 * s5 / sn:.1f}", flush=True)
+    res = {"n": n, "top1": round(100 * hit1 / n, 2), "top5": round(100 * hit5 / n, 2),
+           "per_source": per_source, "demos": demos}
+    print(f"overall n={n} top1 {res['top1']} top5 {res['top5']}")
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump(res, f, ensure_ascii=False, indent=1)
+
+
+if __name__ == "__main__":
+    main()

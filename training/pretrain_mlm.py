@@ -1,0 +1,201 @@
+"""Masked-LM pretraining of a small BERT on /work/shared/corpus (see README.md).
+
+Resumable: every --save-every steps the model, optimizer, step and the packer's data
+position (per-source pointers + sampling RNG) go to OUT/checkpoint.pt (written atomically);
+rerunning the same command continues from there. Losses are appended to OUT/log.csv.
+"""
+import argparse
+import csv
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
+from corpus import Packer, load_sources  # noqa: E402
+from zh_tokenizer import ZhTokenizer  # noqa: E402
+
+FIRST_NORMAL_ID = 106   # ids below are [PAD], [unusedN], [UNK], [CLS], [SEP], [MASK], <S>, <T>
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--out", default="training/runs/mlm")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--ffn", type=int, default=1024)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="0 for short pretraining runs (underfitting regime, and dropout is slow on CPU)")
+    p.add_argument("--max-steps", type=int, default=3400,
+                   help="length of the LR schedule; may be changed when resuming")
+    p.add_argument("--time-budget-min", type=float, default=0,
+                   help="if > 0: the linear decay runs over this many minutes of training time "
+                        "instead of --max-steps, and training stops when they are used up "
+                        "(the CPU is shared, so steps/s is unpredictable)")
+    p.add_argument("--stop-after", type=int, default=0, help="stop at this step (0 = max-steps)")
+    p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--mask-prob", type=float, default=0.15)
+    p.add_argument("--bf16", type=int, default=1, help="bf16 autocast (AMX on this CPU: ~3x)")
+    p.add_argument("--save-every", type=int, default=200)
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--seed", type=int, default=1234)
+    return p.parse_args()
+
+
+def mask_batch(ids, mask_prob, vocab_size, mask_id, gen):
+    """BERT masking over non-special tokens: choose mask_prob of them; 80% -> [MASK],
+    10% -> random token, 10% unchanged. Returns (inputs, flat positions, targets)."""
+    candidates = ids >= FIRST_NORMAL_ID
+    chosen = (torch.rand(ids.shape, generator=gen) < mask_prob) & candidates
+    pos = chosen.flatten().nonzero().squeeze(1)
+    targets = ids.flatten()[pos]
+    inputs = ids.clone().flatten()
+    r = torch.rand(pos.shape, generator=gen)
+    inputs[pos[r < 0.8]] = mask_id
+    rand_pos = pos[(r >= 0.8) & (r < 0.9)]
+    inputs[rand_pos] = torch.randint(FIRST_NORMAL_ID, vocab_size, rand_pos.shape, generator=gen)
+    return inputs.view_as(ids), pos, targets
+
+
+def lr_at(step, a, train_seconds=0.0):
+    if step < a.warmup:
+        return a.lr * (step + 1) / a.warmup
+    if a.time_budget_min > 0:
+        return a.lr * max(0.0, 1.0 - train_seconds / (60.0 * a.time_budget_min))
+    return a.lr * max(0.0, (a.max_steps - step) / max(1, a.max_steps - a.warmup))
+
+
+def finished(step, a, train_seconds):
+    if a.stop_after and step >= a.stop_after:
+        return True
+    if a.time_budget_min > 0:
+        return train_seconds >= 60.0 * a.time_budget_min
+    return step >= a.max_steps
+
+
+def save_atomic(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    a = parse_args()
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.out, exist_ok=True)
+    dev = torch.device(a.device)
+    tok = ZhTokenizer()
+    cfg = BertConfig(hidden_size=a.hidden, num_hidden_layers=a.layers,
+                     num_attention_heads=a.heads, intermediate_size=a.ffn,
+                     hidden_dropout_prob=a.dropout, attention_probs_dropout_prob=a.dropout)
+    torch.manual_seed(a.seed)
+    model = BertForMaskedLM(cfg).to(dev)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
+
+    t0 = time.time()
+    sources = load_sources()
+    packer = Packer(sources, tok, a.seq_len, seed=a.seed)
+    print(f"corpus loaded in {time.time() - t0:.0f}s: " + ", ".join(
+        f"{n} {w:.3f}" for n, w in zip(packer.names, packer.weights)), flush=True)
+
+    # Fixed validation batch from the held-out slice (same rule as eval_fill_mask.py).
+    val_packer = Packer(load_sources(heldout=True), tok, a.seq_len, seed=99)
+    val_ids = torch.tensor([val_packer.next_sequence() for _ in range(32)])
+    val_in, val_pos, val_tgt = mask_batch(val_ids, a.mask_prob, cfg.vocab_size, tok.mask_id,
+                                          torch.Generator().manual_seed(7))
+
+    ckpt_path = os.path.join(a.out, "checkpoint.pt")
+    step, train_seconds = 0, 0.0
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location="cpu")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        packer.load_state_dict(ck["data"])
+        step, train_seconds = ck["step"], ck.get("train_seconds", 0.0)
+        print(f"resumed at step {step}", flush=True)
+    torch.save(cfg.to_dict(), os.path.join(a.out, "config.pt"))
+
+    log_path = os.path.join(a.out, "log.csv")
+    new_log = not os.path.exists(log_path)
+    log_f = open(log_path, "a", newline="")
+    log = csv.writer(log_f)
+    if new_log:
+        log.writerow(["step", "train_seconds", "lr", "loss", "masked_acc", "tokens_per_s",
+                      "val_loss", "val_acc"])
+
+    def autocast():
+        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bool(a.bf16))
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad(), autocast():
+            lo = model.logits_at(val_in.to(dev), val_pos.to(dev)).float()
+        model.train()
+        tgt = val_tgt.to(dev)
+        return F.cross_entropy(lo, tgt).item(), (lo.argmax(-1) == tgt).float().mean().item()
+
+    model.train()
+    acc_loss, acc_hit, acc_n, acc_steps, t_int = 0.0, 0, 0, 0, time.time()
+    while True:
+        now_seconds = train_seconds + time.time() - t_int
+        last = finished(step + 1, a, now_seconds)
+        seqs = torch.tensor([packer.next_sequence() for _ in range(a.batch)])
+        gen = torch.Generator().manual_seed(a.seed * 1000003 + step)
+        inputs, pos, targets = mask_batch(seqs, a.mask_prob, cfg.vocab_size, tok.mask_id, gen)
+        inputs, pos, targets = inputs.to(dev), pos.to(dev), targets.to(dev)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, a, now_seconds)
+        with autocast():
+            logits = model.logits_at(inputs, pos)
+        loss = F.cross_entropy(logits.float(), targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        acc_loss += loss.item()
+        acc_hit += (logits.argmax(-1) == targets).sum().item()
+        acc_n += targets.numel()
+        acc_steps += 1
+        if step % a.log_every == 0 or last:
+            dt = time.time() - t_int
+            train_seconds += dt
+            vl, va = evaluate() if step % (a.log_every * 5) == 0 or last else ("", "")
+            tps = acc_steps * a.batch * a.seq_len / dt
+            log.writerow([step, f"{train_seconds:.1f}", f"{opt.param_groups[0]['lr']:.2e}",
+                          f"{acc_loss / acc_steps:.4f}", f"{acc_hit / max(1, acc_n):.4f}",
+                          f"{tps:.0f}", vl if vl == "" else f"{vl:.4f}",
+                          va if va == "" else f"{va:.4f}"])
+            log_f.flush()
+            print(f"step {step} loss {acc_loss / acc_steps:.4f} acc {acc_hit / max(1, acc_n):.3f} "
+                  f"{tps:.0f} tok/s val {vl} {va}", flush=True)
+            acc_loss, acc_hit, acc_n, acc_steps, t_int = 0.0, 0, 0, 0, time.time()
+        if step % a.save_every == 0 or last:
+            t_save = time.time()
+            save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                         "data": packer.state_dict(), "step": step, "config": cfg.to_dict(),
+                         "train_seconds": train_seconds, "args": vars(a)}, ckpt_path)
+            t_int += time.time() - t_save
+        if last:
+            break
+    log_f.close()
+    print(f"done at step {step}, {train_seconds / 60:.1f} min of training", flush=True)
+
+
+if __name__ == "__main__":
+    main()
