@@ -148,7 +148,7 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
   float* ctx = ws.context.ensure(M * H);
   float* proj = ws.projected.ensure(M * H);
   float* ffn = ws.ffn.ensure(M * I);
-  float* scores = ws.scores.ensure(std::max<size_t>(attention.scores_floats(c.max_len), 1));
+  float* attn_work = ws.attention.ensure(std::max<size_t>(attention.work_floats(c.max_len), 1));
   std::fill(x + T * H, x + M * H, 0.f);
   std::fill(ctx + T * H, ctx + M * H, 0.f);
 
@@ -165,7 +165,7 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
     const int len = static_cast<int>(batch[i].size());
     if (len == 0) continue;
     const int64_t off = offsets[i - c.begin];
-    seqs.push_back(attention.bind(len, qkv + off * 3 * H, scores, ctx + off * H));
+    seqs.push_back(attention.bind(len, qkv + off * 3 * H, attn_work, ctx + off * H));
     scratch_bytes = std::max(scratch_bytes, seqs.back().prims->scratch_bytes);
   }
 
