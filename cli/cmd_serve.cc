@@ -65,12 +65,13 @@ std::string model_fingerprint(const std::string& dir) {
 
 // The model folder: the flag when given (failing to load it is an error), else the default
 // one (its absence only disables the task, with a warning).
-std::string model_dir(const std::string& flag, const std::string& default_name, const char* task) {
+std::string model_dir(const std::string& flag, const std::string& default_name, const char* task,
+                      const char* flag_name) {
   if (!flag.empty()) return resolve_model_dir(flag, default_name);
   try {
     return resolve_model_dir("", default_name);
   } catch (const Error& e) {
-    spdlog::warn("{} disabled: {}", task, e.what());
+    spdlog::warn("{} disabled (give its model folder with --{}): {}", task, flag_name, e.what());
     return "";
   }
 }
@@ -93,7 +94,7 @@ int serve(const ServeFlags& f) {
   EncoderOptions enc;
   enc.threads = f.threads;
   std::optional<server::NerService> ner;
-  if (std::string dir = model_dir(f.ner_dir, "zh-ner-small", "NER"); !dir.empty()) {
+  if (std::string dir = model_dir(f.ner_dir, "zh-ner-small", "NER", "ner"); !dir.empty()) {
     std::shared_ptr<NerPipeline> p = NerPipeline::load(dir, enc);
     ner.emplace();
     ner->name = fs::path(dir).filename().string();
@@ -105,7 +106,7 @@ int serve(const ServeFlags& f) {
     spdlog::info("NER model {} loaded from {}", ner->name, dir);
   }
   std::optional<server::FillMaskService> fm;
-  if (std::string dir = model_dir(f.fill_mask_dir, "zh-mlm-small", "fill-mask"); !dir.empty()) {
+  if (std::string dir = model_dir(f.fill_mask_dir, "zh-mlm-small", "fill-mask", "fill-mask"); !dir.empty()) {
     std::shared_ptr<FillMaskPipeline> p = FillMaskPipeline::load(dir, enc);
     fm.emplace();
     fm->name = fs::path(dir).filename().string();

@@ -175,6 +175,13 @@ class Batcher {
       if (opts_.batching) {
         for (;;) {
           purge(Clock::now(), dropped);
+          if (!dropped.empty()) {  // answer dropped jobs now, not when the batch forms
+            report_depth();
+            lk.unlock();
+            finish_dropped(dropped);
+            lk.lock();
+            continue;
+          }
           if (queue_.empty() || stopping_) break;
           const Job& oldest = queue_.front();
           const auto until = oldest.enqueued + opts_.max_wait;
