@@ -1,0 +1,367 @@
+// `tanzhen bench`: how fast, and at what cost.
+//
+// Engine mode (default): times the encoder plus its head (token logits for NER / CRF models,
+// vocabulary logits at every position for masked-LM models) on synthetic batches of B sequences
+// of L random token ids in [1000, vocab) (fixed seed), reports min / median / p95 ms per call,
+// the achieved GFLOP/s and its share of a measured GEMM peak. FLOPs counted per layer:
+// 2·B·L·(4H² + 2HI) for the QKV, output and FFN GEMMs plus 2·2·B·L²·H for the attention
+// products (QKᵀ and PV), times the layers, plus the head (2·B·L·H·labels, or for MLM
+// 2·B·L·(H² + H·V)); element-wise work (LayerNorm, GELU, softmax, embeddings) is not counted.
+// The peak is the best of a few oneDNN sgemm calls of M=256, K=768, N=3072 on the same threads.
+//
+// Cost mode (--cost --price-per-hour P): cost per 10,000 requests = P / 3600 / QPS · 10,000 and
+// SPI = QPS / (P · latency_s), from --qps / --latency-ms, else from each engine shape (QPS =
+// sequences per second of one stream, latency = median ms) or from each service level.
+//
+// Service mode (--url): QPS and latency percentiles of a running server against the number of
+// concurrent keep-alive clients (bench_http.h), with the error count.
+#include <dnnl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "bench_http.h"
+#include "cli_common.h"
+#include "command.h"
+#include "tanzhen/error.h"
+#include "tanzhen/kernels/threads.h"
+#include "tanzhen/model/bert.h"
+#include "tanzhen/model/checkpoint.h"
+
+namespace tanzhen::cli {
+namespace {
+
+struct BenchCliOptions {
+  std::string model_dir;
+  std::string dtype = "fp32";
+  std::string shapes = "1x32,1x128,1x302,8x32,8x128";
+  int iters = 20, warmup = 3, threads = 0;
+  bool json_output = false;
+  double gemm_peak = 0;
+  // cost
+  bool cost = false;
+  double price_per_hour = 0, qps = 0, latency_ms = 0;
+  // service
+  std::string url;
+  std::string concurrency = "1,4,8,16";
+  double duration = 10, timeout = 30;
+  std::string text = "据新华社北京电，国务院总理昨天在人民大会堂会见了来访的法国总统，双方就中法关系交换了意见。";
+  std::string body;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+std::vector<int> parse_int_list(const std::string& spec, const char* what) {
+  std::vector<int> out;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = std::min(spec.find(',', pos), spec.size());
+    const std::string item = spec.substr(pos, comma - pos);
+    if (item.empty() || item.size() > 6 || item.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(item) < 1)
+      fail("invalid_option", std::string(what) + ": expected positive integers separated by commas, got \"" + spec + "\"");
+    out.push_back(std::stoi(item));
+    pos = comma + 1;
+  }
+  return out;
+}
+
+struct Shape {
+  int batch = 0, length = 0;
+};
+
+// "1x32,8x128" -> shapes.
+std::vector<Shape> parse_shapes(const std::string& spec) {
+  std::vector<Shape> out;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = std::min(spec.find(',', pos), spec.size());
+    std::string item = spec.substr(pos, comma - pos);
+    const size_t x = item.find_first_of("xX");
+    const std::string b = item.substr(0, x), l = x == std::string::npos ? "" : item.substr(x + 1);
+    auto positive = [](const std::string& n) {
+      return !n.empty() && n.size() <= 6 && n.find_first_not_of("0123456789") == std::string::npos && std::stoi(n) > 0;
+    };
+    if (!positive(b) || !positive(l))
+      fail("invalid_option", "--shape: expected BxL[,BxL...] with positive B and L, got \"" + spec + "\"");
+    out.push_back({std::stoi(b), std::stoi(l)});
+    pos = comma + 1;
+  }
+  return out;
+}
+
+double median_of_sorted(const std::vector<double>& v) {
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Nearest-rank percentile of a sorted, non-empty list.
+double percentile_of_sorted(const std::vector<double>& v, double q) {
+  const double rank = std::ceil(q / 100.0 * static_cast<double>(v.size()));
+  return v[static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(v.size()))) - 1];
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cost
+
+struct CostRow {
+  double qps = 0, latency_ms = 0;
+};
+
+double cost_per_10k(double price_per_hour, double qps) { return price_per_hour / 3600.0 / qps * 10000.0; }
+double spi(double price_per_hour, double qps, double latency_ms) { return qps / (price_per_hour * latency_ms / 1000.0); }
+
+void add_cost(json& row, const BenchCliOptions& o, const CostRow& c) {
+  row["price_per_hour"] = o.price_per_hour;
+  row["qps"] = c.qps;
+  row["latency_ms"] = c.latency_ms;
+  row["cost_per_10k"] = cost_per_10k(o.price_per_hour, c.qps);
+  row["spi"] = spi(o.price_per_hour, c.qps, c.latency_ms);
+}
+
+void print_cost(const std::string& label, const BenchCliOptions& o, const CostRow& c) {
+  std::printf("%-10s price %.4f/h  QPS %.2f  latency %.2f ms  cost per 10k requests %.6f  SPI %.2f\n", label.c_str(),
+              o.price_per_hour, c.qps, c.latency_ms, cost_per_10k(o.price_per_hour, c.qps),
+              spi(o.price_per_hour, c.qps, c.latency_ms));
+}
+
+int run_cost_only(const BenchCliOptions& o) {
+  const CostRow c{o.qps, o.latency_ms};
+  if (o.json_output) {
+    json row{{"mode", "cost"}};
+    add_cost(row, o, c);
+    std::printf("%s\n", dump_line(row).c_str());
+  } else {
+    print_cost("given", o, c);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine
+
+// The one place that maps --dtype to the encoder. When EncoderOptions gains its dtype field,
+// supporting bf16/int8 is one line here (opts.dtype = ...) instead of the error.
+EncoderOptions encoder_options(const std::string& dtype, int threads) {
+  EncoderOptions opts;
+  opts.threads = threads;
+  if (dtype != "fp32") fail("unsupported", "--dtype " + dtype + " is not supported by this build yet (fp32 only)");
+  return opts;
+}
+
+// Best GFLOP/s of oneDNN's sgemm at M=256, K=768, N=3072 (the shape of BERT-base's FFN).
+double measure_gemm_peak(int threads) {
+  constexpr int M = 256, K = 768, N = 3072;
+  kernels::set_compute_threads(threads);
+  std::vector<float> a(static_cast<size_t>(M) * K, 0.01f), b(static_cast<size_t>(K) * N, 0.02f),
+      c(static_cast<size_t>(M) * N);
+  auto run = [&] {
+    if (dnnl_sgemm('N', 'N', M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N) != dnnl_success)
+      fail("internal", "oneDNN sgemm failed");
+  };
+  for (int i = 0; i < 3; ++i) run();
+  double best_ms = 1e30, total_ms = 0;
+  for (int i = 0; i < 50 && (i < 5 || total_ms < 500); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    const double ms = ms_since(t0);
+    best_ms = std::min(best_ms, ms);
+    total_ms += ms;
+  }
+  return 2.0 * M * N * K / (best_ms / 1000.0) / 1e9;
+}
+
+// FLOPs of one call on a batch x length shape (see the top of the file).
+double forward_flops(const ModelConfig& c, int batch, int length) {
+  const double tokens = static_cast<double>(batch) * length, h = c.hidden_size, i = c.intermediate_size;
+  const double per_layer = 2 * tokens * (4 * h * h + 2 * h * i) + 2.0 * 2.0 * batch * double(length) * length * h;
+  double head = 0;
+  if (c.head == HeadKind::kTokenClassification || c.head == HeadKind::kCrf)
+    head = 2 * tokens * h * static_cast<double>(c.labels.size());
+  else if (c.head == HeadKind::kMaskedLM)
+    head = 2 * tokens * (h * h + h * c.vocab_size);
+  return c.num_layers * per_layer + head;
+}
+
+struct EngineRow {
+  Shape shape;
+  double min_ms = 0, median_ms = 0, p95_ms = 0, gflop = 0;
+};
+
+int run_engine(const BenchCliOptions& o) {
+  if (o.iters < 1 || o.warmup < 0) fail("invalid_option", "--iters must be at least 1 and --warmup at least 0");
+  const std::vector<Shape> shapes = parse_shapes(o.shapes);
+  const std::string dir = resolve_model_dir(o.model_dir, "zh-ner-small");
+  const EncoderOptions opts = encoder_options(o.dtype, o.threads);
+  const Checkpoint ckpt = load_checkpoint(dir);
+  const ModelConfig& cfg = ckpt.config;
+  for (const Shape& s : shapes) {
+    if (s.length > cfg.max_position_embeddings)
+      fail("invalid_option", "--shape " + std::to_string(s.batch) + "x" + std::to_string(s.length) +
+                                 ": the model takes at most " + std::to_string(cfg.max_position_embeddings) + " tokens");
+    const double out_floats = double(s.batch) * s.length * (cfg.head == HeadKind::kMaskedLM ? cfg.vocab_size : cfg.hidden_size);
+    if (double(s.batch) * s.length > (1 << 20) || out_floats * 4 > 8e9)
+      fail("invalid_option", "--shape " + std::to_string(s.batch) + "x" + std::to_string(s.length) + " is too large");
+  }
+  const int threads = o.threads > 0 ? o.threads : kernels::available_cores();
+  const bool peak_given = o.gemm_peak > 0;
+  const double peak = peak_given ? o.gemm_peak : measure_gemm_peak(threads);
+  BertEncoder encoder(ckpt, opts);
+
+  if (!o.json_output) {
+    std::printf("model %s: %s, %d layers, hidden %d, %d heads, FFN %d", dir.c_str(), head_kind_name(cfg.head),
+                cfg.num_layers, cfg.hidden_size, cfg.num_heads, cfg.intermediate_size);
+    if (!cfg.labels.empty()) std::printf(", %zu labels", cfg.labels.size());
+    std::printf("; dtype %s, threads %d, %d iterations after %d warm-up\n", o.dtype.c_str(), threads, o.iters, o.warmup);
+    std::printf("GEMM peak %.1f GFLOP/s (%s)\n", peak,
+                peak_given ? "--gemm-peak" : "measured: oneDNN sgemm M=256 K=768 N=3072");
+    std::printf("%-9s %9s %9s %9s %9s %8s %9s\n", "shape", "min_ms", "median_ms", "p95_ms", "GFLOP/s", "%peak", "seq/s");
+  }
+
+  std::mt19937 rng(1234);
+  const uint32_t lo = static_cast<uint32_t>(std::min(1000, cfg.vocab_size - 1));
+  const uint32_t span = static_cast<uint32_t>(cfg.vocab_size) - lo;
+  for (const Shape& s : shapes) {
+    std::vector<std::vector<int32_t>> batch(s.batch, std::vector<int32_t>(s.length));
+    for (auto& seq : batch)
+      for (auto& id : seq) id = static_cast<int32_t>(lo + rng() % span);
+    std::vector<std::vector<int>> positions;
+    if (cfg.head == HeadKind::kMaskedLM) {
+      positions.assign(s.batch, std::vector<int>(s.length));
+      for (auto& p : positions)
+        for (int t = 0; t < s.length; ++t) p[t] = t;
+    }
+    auto call = [&] {
+      switch (cfg.head) {
+        case HeadKind::kMaskedLM: return encoder.mlm_logits(batch, positions).size();
+        case HeadKind::kNone: return encoder.encode(batch).size();
+        default: return encoder.token_logits(batch).size();
+      }
+    };
+    for (int i = 0; i < o.warmup; ++i) call();
+    std::vector<double> ms;
+    for (int i = 0; i < o.iters; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      call();
+      ms.push_back(ms_since(t0));
+    }
+    std::sort(ms.begin(), ms.end());
+    EngineRow r{s, ms.front(), median_of_sorted(ms), percentile_of_sorted(ms, 95), forward_flops(cfg, s.batch, s.length) / 1e9};
+    const double gflops = r.gflop / (r.median_ms / 1000.0);
+    const double seq_per_s = s.batch / (r.median_ms / 1000.0);
+    const CostRow cost{seq_per_s, r.median_ms};
+    if (o.json_output) {
+      json row{{"dtype", o.dtype},
+               {"batch", s.batch},
+               {"length", s.length},
+               {"min_ms", r.min_ms},
+               {"median_ms", r.median_ms},
+               {"p95_ms", r.p95_ms},
+               {"gflops", gflops},
+               {"gflop_per_call", r.gflop},
+               {"peak_gflops", peak},
+               {"pct_of_peak", 100 * gflops / peak},
+               {"seq_per_s", seq_per_s},
+               {"threads", threads},
+               {"iters", o.iters},
+               {"head", head_kind_name(cfg.head)}};
+      if (o.cost) add_cost(row, o, cost);
+      std::printf("%s\n", dump_line(row).c_str());
+    } else {
+      const std::string label = std::to_string(s.batch) + "x" + std::to_string(s.length);
+      std::printf("%-9s %9.2f %9.2f %9.2f %9.1f %7.1f%% %9.1f\n", label.c_str(), r.min_ms, r.median_ms, r.p95_ms, gflops,
+                  100 * gflops / peak, seq_per_s);
+      if (o.cost) print_cost("  cost", o, cost);
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service
+
+int run_service(const BenchCliOptions& o) {
+  const HttpTarget target = parse_http_url(o.url);
+  const std::vector<int> levels = parse_int_list(o.concurrency, "--concurrency");
+  if (!(o.duration > 0 && o.duration <= 86400)) fail("invalid_option", "--duration must be in (0, 86400] seconds");
+  if (!(o.timeout > 0)) fail("invalid_option", "--timeout must be positive");
+  for (int c : levels)
+    if (c > 4096) fail("invalid_option", "--concurrency: at most 4096 clients");
+  const std::string body = o.body.empty() ? json{{"text", o.text}}.dump() : o.body;
+  if (!o.json_output)
+    std::printf("%-11s %9s %7s %9s %9s %9s %9s %9s\n", "concurrency", "requests", "errors", "QPS", "p50_ms", "p90_ms",
+                "p99_ms", "max_ms");
+  for (int c : levels) {
+    const LoadResult r = run_http_load(target, body, c, o.duration, o.timeout);
+    const double max_ms = r.latencies_ms.empty() ? 0 : r.latencies_ms.back();
+    const CostRow cost{r.qps(), r.percentile_ms(50)};
+    if (o.json_output) {
+      json row{{"mode", "service"},  {"url", o.url},
+               {"concurrency", c},   {"seconds", r.seconds},
+               {"requests", r.ok},   {"errors", r.errors},
+               {"qps", r.qps()},     {"p50_ms", r.percentile_ms(50)},
+               {"p90_ms", r.percentile_ms(90)}, {"p99_ms", r.percentile_ms(99)},
+               {"max_ms", max_ms}};
+      if (!r.first_error.empty()) row["first_error"] = r.first_error;
+      if (o.cost && r.ok > 0) add_cost(row, o, cost);
+      std::printf("%s\n", dump_line(row).c_str());
+    } else {
+      std::printf("%-11d %9lld %7lld %9.1f %9.2f %9.2f %9.2f %9.2f\n", c, static_cast<long long>(r.ok),
+                  static_cast<long long>(r.errors), r.qps(), r.percentile_ms(50), r.percentile_ms(90),
+                  r.percentile_ms(99), max_ms);
+      if (!r.first_error.empty()) std::printf("  first error: %s\n", r.first_error.c_str());
+      if (o.cost && r.ok > 0) print_cost("  cost", o, cost);
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int run_bench(const BenchCliOptions& o) {
+  if (o.cost && !(o.price_per_hour > 0)) fail("invalid_option", "--cost needs --price-per-hour > 0");
+  const bool has_qps = o.qps > 0, has_latency = o.latency_ms > 0;
+  if (has_qps != has_latency) fail("invalid_option", "--qps and --latency-ms go together");
+  if (has_qps && !o.cost) fail("invalid_option", "--qps / --latency-ms are for --cost");
+  if (!o.url.empty()) return run_service(o);
+  if (has_qps) return run_cost_only(o);
+  return run_engine(o);
+}
+
+const RegisterCommand kRegister{
+    "bench", "Speed: encoder timings and GFLOP/s, serving cost, or QPS/latency of a running server",
+    [](CLI::App& app) -> std::function<int()> {
+      auto o = std::make_shared<BenchCliOptions>();
+      app.add_option("-m,--model", o->model_dir, "Model folder (default: the default NER model, zh-ner-small)");
+      app.add_option("--dtype", o->dtype, "Encoder precision: fp32 (default), bf16, int8")
+          ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+      app.add_option("--shape", o->shapes, "Batch x length shapes (default 1x32,1x128,1x302,8x32,8x128)");
+      app.add_option("--iters", o->iters, "Timed calls per shape (default 20)");
+      app.add_option("--warmup", o->warmup, "Untimed calls per shape first (default 3)");
+      app.add_option("--threads", o->threads, "Encoder threads (default: all cores)");
+      app.add_flag("--json", o->json_output, "One JSON object per shape (or concurrency level) per line");
+      app.add_option("--gemm-peak", o->gemm_peak, "GEMM peak in GFLOP/s for %-of-peak (default: measured)");
+      app.add_flag("--cost", o->cost, "Also report cost per 10,000 requests and SPI = QPS / (price x latency_s)");
+      app.add_option("--price-per-hour", o->price_per_hour, "Machine price per hour (any currency) for --cost");
+      app.add_option("--qps", o->qps, "--cost from these figures instead of a run: queries per second");
+      app.add_option("--latency-ms", o->latency_ms, "--cost from these figures instead of a run: latency in ms");
+      app.add_option("--url", o->url, "Service mode: POST to this URL, e.g. http://127.0.0.1:8080/v1/ner");
+      app.add_option("--concurrency", o->concurrency, "Service mode: client counts to try (default 1,4,8,16)");
+      app.add_option("--duration", o->duration, "Service mode: seconds per concurrency level (default 10)");
+      app.add_option("--timeout", o->timeout, "Service mode: seconds before a request counts as failed (default 30)");
+      app.add_option("--text", o->text, "Service mode: text to send as {\"text\": TEXT}");
+      app.add_option("--body", o->body, "Service mode: raw JSON body to send instead of --text");
+      return [o] { return run_bench(*o); };
+    }};
+
+}  // namespace
+}  // namespace tanzhen::cli
