@@ -19,6 +19,7 @@ PKGS=(
   libhiredis-dev redis-server  # server: Redis result cache (redis-server for its test)
   wrk                    # server load benchmark (bench/load)
   chromium nodejs        # web UI browser test (playwright-core from npm drives Debian's chromium)
+  fonts-wqy-microhei     # a CJK font, so that the browser test's screenshots show Chinese text
 )
 if [ "${1:-}" = "--training" ]; then PKGS+=(python3-torch python3-numpy); fi
 missing=()
