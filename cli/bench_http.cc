@@ -224,13 +224,13 @@ class Connection {
 
 }  // namespace
 
-LoadResult run_http_load(const HttpTarget& target, const std::string& body, int concurrency, double duration_s,
+LoadResult run_http_load(const HttpTarget& target, const BodyFn& body, int concurrency, double duration_s,
                          double timeout_s) {
   if (concurrency < 1) fail("invalid_option", "concurrency must be at least 1");
   const std::string host_header = target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
-  const std::string request = "POST " + target.path + " HTTP/1.1\r\nHost: " + host_header + ":" + target.port +
-                              "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                              "\r\nConnection: keep-alive\r\n\r\n" + body;
+  const std::string head = "POST " + target.path + " HTTP/1.1\r\nHost: " + host_header + ":" + target.port +
+                           "\r\nContent-Type: application/json\r\nConnection: keep-alive\r\nContent-Length: ";
+  std::atomic<uint64_t> next_request{0};
   LoadResult result;
   result.concurrency = concurrency;
   std::mutex mu;
@@ -247,6 +247,8 @@ LoadResult run_http_load(const HttpTarget& target, const std::string& body, int 
       if (first_error.empty()) first_error = what;
     };
     while (Clock::now() < stop) {
+      const std::string b = body(next_request++);
+      const std::string request = head + std::to_string(b.size()) + "\r\n\r\n" + b;
       const auto t0 = Clock::now();
       try {
         const int status = conn.round_trip(request);

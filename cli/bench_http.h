@@ -2,6 +2,7 @@
 // keep-alive connection (plain POSIX sockets), POST the same body back to back for a fixed time.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,10 +30,14 @@ struct LoadResult {
   double percentile_ms(double q) const;
 };
 
+// The JSON body of the n-th request of a run (n counts from 0 across all clients). Called from
+// the client threads concurrently.
+using BodyFn = std::function<std::string(uint64_t n)>;
+
 // Runs `concurrency` clients for `duration_s` seconds. A request that has not answered within
 // `timeout_s` counts as an error and its connection is reopened; a failed connect is retried
 // after a short pause (so a server that is down gives errors, not a busy loop).
-LoadResult run_http_load(const HttpTarget& target, const std::string& body, int concurrency, double duration_s,
+LoadResult run_http_load(const HttpTarget& target, const BodyFn& body, int concurrency, double duration_s,
                          double timeout_s = 30);
 
 }  // namespace tanzhen::cli

@@ -14,7 +14,10 @@
 // sequences per second of one stream, latency = median ms) or from each service level.
 //
 // Service mode (--url): QPS and latency percentiles of a running server against the number of
-// concurrent keep-alive clients (bench_http.h), with the error count.
+// concurrent keep-alive clients (bench_http.h), with the error count. The same text is sent
+// over and over unless --texts or --unique say otherwise: with a server that caches results
+// (tanzhen serve does by default) use --unique, or start the server without its cache, to
+// measure the model rather than the cache.
 #include <dnnl.h>
 
 #include <algorithm>
@@ -31,6 +34,7 @@
 #include "tanzhen/kernels/threads.h"
 #include "tanzhen/model/bert.h"
 #include "tanzhen/model/checkpoint.h"
+#include "tanzhen/tasks/eval.h"
 
 namespace tanzhen::cli {
 namespace {
@@ -51,6 +55,8 @@ struct BenchCliOptions {
   double duration = 10, timeout = 30;
   std::string text = "据新华社北京电，国务院总理昨天在人民大会堂会见了来访的法国总统，双方就中法关系交换了意见。";
   std::string body;
+  std::string texts_file;
+  bool unique = false;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -297,7 +303,16 @@ int run_service(const BenchCliOptions& o) {
   if (!(o.timeout > 0)) fail("invalid_option", "--timeout must be positive");
   for (int c : levels)
     if (c > 4096) fail("invalid_option", "--concurrency: at most 4096 clients");
-  const std::string body = o.body.empty() ? json{{"text", o.text}}.dump() : o.body;
+  // Texts sent round robin; --unique makes every request distinct so that a result cache in
+  // the server cannot answer it.
+  const std::vector<std::string> texts = o.texts_file.empty() ? std::vector<std::string>{o.text} : read_sentences(o.texts_file);
+  if (texts.empty()) fail("bad_data", o.texts_file + " holds no texts");
+  const BodyFn body = [&](uint64_t n) {
+    if (!o.body.empty()) return o.body;
+    std::string text = texts[n % texts.size()];
+    if (o.unique) text += "（" + std::to_string(n) + "）";
+    return json{{"text", text}}.dump();
+  };
   if (!o.json_output)
     std::printf("%-11s %9s %7s %9s %9s %9s %9s %9s\n", "concurrency", "requests", "errors", "QPS", "p50_ms", "p90_ms",
                 "p99_ms", "max_ms");
@@ -359,6 +374,10 @@ const RegisterCommand kRegister{
       app.add_option("--duration", o->duration, "Service mode: seconds per concurrency level (default 10)");
       app.add_option("--timeout", o->timeout, "Service mode: seconds before a request counts as failed (default 30)");
       app.add_option("--text", o->text, "Service mode: text to send as {\"text\": TEXT}");
+      app.add_option("--texts", o->texts_file,
+                     "Service mode: send these texts round robin (.jsonl \"text\" fields or plain lines)");
+      app.add_flag("--unique", o->unique,
+                   "Service mode: append a request number to each text, so a server-side result cache never hits");
       app.add_option("--body", o->body, "Service mode: raw JSON body to send instead of --text");
       return [o] { return run_bench(*o); };
     }};
