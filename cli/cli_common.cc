@@ -49,9 +49,13 @@ std::string resolve_model_dir(const std::string& explicit_dir, const std::string
 #endif
   }
   std::string list;
+  std::vector<fs::path> listed;
   for (const auto& p : tried) {
     if (fs::is_directory(p)) return p.string();
-    list += (list.empty() ? "" : ", ") + p.string();
+    const fs::path norm = p.lexically_normal();
+    if (std::find(listed.begin(), listed.end(), norm) != listed.end()) continue;
+    listed.push_back(norm);
+    list += (list.empty() ? "" : ", ") + norm.string();
   }
   fail("model_not_found", "no -m MODEL_DIR given and the default model " + default_name + " is missing (tried " +
                               list + "); pass -m or set TANZHEN_MODELS");
