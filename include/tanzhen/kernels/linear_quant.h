@@ -1,0 +1,46 @@
+// Number formats of the reduced-precision linear layers, and the conversions into them.
+//
+// Weights (once, at load or by `tanzhen quantize`):
+//   INT8  per-output-channel symmetric: scale[r] = max|w[r, :]| / 127, q = round(w / scale),
+//         clamped to [-127, 127]; w ≈ q * scale[r]. An all-zero row gets scale 1.
+//   BF16  round-to-nearest-even truncation of the F32 bits (NaN kept quiet).
+// Activations (every call, see linear.h): per-tensor asymmetric u8 with a zero point, or BF16.
+// The same functions serve the on-the-fly path and the checkpoint writer, so a pre-quantized
+// checkpoint holds exactly the values the encoder would have computed at load.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace tanzhen::kernels {
+
+struct QuantizedRows {
+  std::vector<int8_t> values;  // [rows x cols], row-major
+  std::vector<float> scales;   // [rows]
+};
+
+// Per-row symmetric int8 quantization of a row-major [rows x cols] F32 matrix.
+QuantizedRows quantize_rows_s8(const float* w, int64_t rows, int64_t cols);
+
+// values[r, c] * scales[r], as F32.
+std::vector<float> dequantize_rows_s8(const int8_t* values, const float* scales, int64_t rows,
+                                      int64_t cols);
+
+// F32 <-> BF16 (stored as the upper 16 bits of the F32 pattern).
+uint16_t f32_to_bf16(float x);
+float bf16_to_f32(uint16_t x);
+std::vector<uint16_t> to_bf16(const float* x, size_t n);
+std::vector<float> bf16_to_f32(const uint16_t* x, size_t n);
+
+// Activation quantization of one tensor: x ≈ scale * (q - zero_point), q in [0, 255]; the
+// range always contains 0 so that zero (the GEMMs' padding rows) is exact.
+struct ActivationQuant {
+  float scale = 1.f;
+  int32_t zero_point = 0;
+};
+ActivationQuant quantize_activations_u8(const float* x, size_t n, uint8_t* q);
+
+// Rounds n floats to BF16 (the GEMM operand of the BF16 layers); AVX512-BF16 when available.
+void convert_to_bf16(const float* x, size_t n, uint16_t* out);
+
+}  // namespace tanzhen::kernels

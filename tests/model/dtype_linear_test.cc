@@ -1,0 +1,149 @@
+// Reduced-precision linear layers against an exact (double) reference on random data, and the
+// quantization formats they rely on, checked by hand.
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tanzhen/kernels/linear.h"
+#include "tanzhen/kernels/linear_quant.h"
+
+namespace tanzhen::kernels {
+namespace {
+
+struct Problem {
+  int rows, in, out;
+  std::vector<float> x, w, b;
+};
+
+Problem random_problem(int rows, int in, int out, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n(0.f, 1.f);
+  Problem p{rows, in, out, {}, {}, {}};
+  for (int i = 0; i < rows * in; ++i) p.x.push_back(n(rng));
+  for (int i = 0; i < out * in; ++i) p.w.push_back(0.05f * n(rng));
+  for (int i = 0; i < out; ++i) p.b.push_back(0.1f * n(rng));
+  return p;
+}
+
+double gelu(double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }
+
+std::vector<double> reference(const Problem& p, Activation act) {
+  std::vector<double> y(static_cast<size_t>(p.rows) * p.out);
+  for (int r = 0; r < p.rows; ++r) {
+    for (int o = 0; o < p.out; ++o) {
+      double s = p.b[o];
+      for (int k = 0; k < p.in; ++k) s += static_cast<double>(p.x[r * p.in + k]) * p.w[o * p.in + k];
+      y[r * p.out + o] = act == Activation::kGelu ? gelu(s) : s;
+    }
+  }
+  return y;
+}
+
+std::vector<float> run(const Linear& lin, const dnnl::engine& engine, Problem& p) {
+  std::vector<float> y(static_cast<size_t>(p.rows) * p.out, NAN);
+  const auto gemm = lin.primitive(p.rows);
+  std::vector<uint8_t> scratch(std::max<size_t>(gemm->scratch_bytes, 1) + 64);
+  // 64-byte aligned view of the scratch bytes, as the encoder's buffers are.
+  auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  dnnl::stream stream(engine);
+  const dnnl::memory m_scratch(
+      dnnl::memory::desc({static_cast<int64_t>(std::max<size_t>(gemm->scratch_bytes, 1))},
+                         dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
+      engine, aligned);
+  lin.run(*gemm, stream, plain_memory(engine, p.rows, p.in, p.x.data()),
+          plain_memory(engine, p.rows, p.out, y.data()), m_scratch);
+  stream.wait();
+  return y;
+}
+
+// Relative RMS error of y against the reference.
+double relative_rms(const std::vector<float>& y, const std::vector<double>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    num += (y[i] - ref[i]) * (y[i] - ref[i]);
+    den += ref[i] * ref[i];
+  }
+  return std::sqrt(num / den);
+}
+
+class LinearPrecisionTest : public ::testing::TestWithParam<std::tuple<int, Activation>> {};
+
+TEST_P(LinearPrecisionTest, MatchesExactReference) {
+  const auto [rows, act] = GetParam();
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  GemmCache cache(64);
+  Problem p = random_problem(rows, 96, 80, 7 + rows);
+  const auto ref = reference(p, act);
+
+  const QuantizedRows q = quantize_rows_s8(p.w.data(), p.out, p.in);
+  const Linear l8 = Linear::int8(engine, &cache, q.values.data(), q.scales.data(), p.b.data(),
+                                 p.out, p.in, act);
+  const std::vector<uint16_t> w16 = to_bf16(p.w.data(), p.w.size());
+  const Linear l16 = Linear::bf16(engine, &cache, w16.data(), p.b.data(), p.out, p.in, act);
+  const Linear l32 = Linear::f32(engine, &cache, p.w.data(), p.b.data(), p.out, p.in, act);
+  EXPECT_EQ(l8.precision(), LinearPrecision::kInt8);
+  EXPECT_EQ(l16.precision(), LinearPrecision::kBF16);
+
+  const double e32 = relative_rms(run(l32, engine, p), ref);
+  const double e16 = relative_rms(run(l16, engine, p), ref);
+  const double e8 = relative_rms(run(l8, engine, p), ref);
+  std::cout << "[linear] rows " << rows << " act " << static_cast<int>(act) << ": rel rms f32 "
+            << e32 << " bf16 " << e16 << " int8 " << e8 << std::endl;
+  EXPECT_LT(e32, 1e-6);
+  // bf16 operands carry 8 mantissa bits (relative 2^-9 per operand, averaging over K = 96).
+  EXPECT_LT(e16, 4e-3);
+  // 8-bit operands: ~1/255 of the range per element; a wrong scale or zero point gives O(1).
+  EXPECT_LT(e8, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LinearPrecisionTest,
+                         ::testing::Combine(::testing::Values(1, 5, 64, 130),
+                                            ::testing::Values(Activation::kNone, Activation::kGelu)));
+
+TEST(LinearQuant, PerChannelSymmetricByHand) {
+  const float w[] = {0.5f, -1.0f, 0.25f, 0.f, 0.f, 0.f, 2.54f, 1.27f, -0.01f};
+  const QuantizedRows q = quantize_rows_s8(w, 3, 3);
+  EXPECT_FLOAT_EQ(q.scales[0], 1.0f / 127);
+  EXPECT_EQ(q.values[0], 64);  // 0.5 * 127 = 63.5 -> ties to even
+  EXPECT_EQ(q.values[1], -127);
+  EXPECT_EQ(q.values[2], 32);  // 31.75
+  EXPECT_FLOAT_EQ(q.scales[1], 1.f);  // all-zero row
+  EXPECT_EQ(q.values[3], 0);
+  EXPECT_FLOAT_EQ(q.scales[2], 0.02f);
+  EXPECT_EQ(q.values[6], 127);
+  EXPECT_EQ(q.values[7], 64);  // 63.5 -> 64
+  EXPECT_EQ(q.values[8], 0);   // -0.5 -> -0 (ties to even)
+}
+
+TEST(LinearQuant, ActivationsU8ByHand) {
+  // Range [-1, 3] (0 included): scale 4/255, zero point round(255/4) = 64.
+  std::vector<float> x = {-1.f, 0.f, 3.f, 1.f};
+  for (int i = 0; i < 40; ++i) x.push_back(0.5f);  // exercise the vector loop as well
+  std::vector<uint8_t> q(x.size());
+  const ActivationQuant a = quantize_activations_u8(x.data(), x.size(), q.data());
+  EXPECT_FLOAT_EQ(a.scale, 4.f / 255);
+  EXPECT_EQ(a.zero_point, 64);
+  EXPECT_EQ(q[0], 0);    // -63.75 + 64 = 0.25 -> 0
+  EXPECT_EQ(q[1], 64);
+  EXPECT_EQ(q[2], 255);  // 191.25 + 64, clamped
+  EXPECT_EQ(q[3], 128);  // 63.75 + 64 = 127.75 -> 128
+  for (size_t i = 4; i < x.size(); ++i) EXPECT_EQ(q[i], 96) << i;  // 31.875 + 64
+}
+
+TEST(LinearQuant, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(f32_to_bf16(1.0f + 1.0f / 256), 0x3f80);  // exactly half an ulp: ties to even
+  EXPECT_EQ(f32_to_bf16(1.0f + 3.0f / 256), 0x3f82);  // 1.5 ulp -> 2 ulp (even)
+  EXPECT_EQ(f32_to_bf16(-2.0f), 0xc000);
+  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
+  std::vector<float> x;
+  for (int i = 0; i < 100; ++i) x.push_back(0.37f * i - 11.1f);
+  std::vector<uint16_t> fast(x.size());
+  convert_to_bf16(x.data(), x.size(), fast.data());
+  EXPECT_EQ(fast, to_bf16(x.data(), x.size()));
+}
+
+}  // namespace
+}  // namespace tanzhen::kernels
