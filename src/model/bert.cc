@@ -97,7 +97,7 @@ struct BertEncoder::Impl {
                   cfg.num_heads > 0 ? cfg.hidden_size / cfg.num_heads : 1),
         pool(engine) {
     kernels::set_compute_threads(threads);
-    w = bert::pack_weights(ckpt, engine, &gemm_cache);
+    w = bert::pack_weights(ckpt, engine, &gemm_cache, opts.dtype);
   }
 
   void validate(const Batch& batch) const;
@@ -227,7 +227,7 @@ std::vector<Matrix> BertEncoder::token_logits(const Batch& batch) const {
   }
   impl_->validate(batch);
   kernels::set_compute_threads(impl_->threads);
-  const kernels::PackedLinear& classifier = *impl_->w.classifier;
+  const kernels::Linear& classifier = *impl_->w.classifier;
   const int H = impl_->cfg.hidden_size, labels = classifier.out_features();
   std::vector<Matrix> out(batch.size());
   for (auto& m : out) m.cols = labels;

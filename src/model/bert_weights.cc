@@ -1,68 +1,166 @@
 #include "bert_weights.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "tanzhen/error.h"
+#include "tanzhen/kernels/linear_quant.h"
 
 namespace tanzhen::bert {
 namespace {
 
 using kernels::Activation;
-using kernels::PackedLinear;
+using kernels::Linear;
+
+// Same shape and bytes (a tied MLM decoder is the word-embedding tensor itself, or a copy).
+bool same_values(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         (a.data() == b.data() || std::memcmp(a.data(), b.data(), a.nbytes()) == 0);
+}
 
 class WeightReader {
  public:
-  WeightReader(const Checkpoint& ckpt, const dnnl::engine& engine, kernels::GemmCache* cache)
-      : ckpt_(ckpt), engine_(engine), cache_(cache) {}
+  WeightReader(const Checkpoint& ckpt, const dnnl::engine& engine, kernels::GemmCache* cache,
+               ComputeType dtype)
+      : ckpt_(ckpt), engine_(engine), cache_(cache), dtype_(dtype) {}
 
   bool has(const std::string& name) const { return ckpt_.weights.count(name) != 0; }
 
   // The tensor `name`, which must be F32 with exactly `shape`.
   Tensor get(const std::string& name, std::vector<int64_t> shape) const {
+    return get_as(name, std::move(shape), DType::F32);
+  }
+
+  // The tensor `name`, of dtype `dtype` with exactly `shape`.
+  Tensor get_as(const std::string& name, std::vector<int64_t> shape, DType dtype) const {
     auto it = ckpt_.weights.find(name);
     if (it == ckpt_.weights.end()) {
       fail("bad_checkpoint", ckpt_.weights_file + ": missing tensor " + name);
     }
     const Tensor& t = it->second;
-    if (t.dtype() != DType::F32) {
+    if (t.dtype() != dtype) {
       fail("bad_checkpoint", ckpt_.weights_file + ": tensor " + name + " is " +
-                                 dtype_name(t.dtype()) + ", expected F32");
+                                 dtype_name(t.dtype()) + ", expected " + dtype_name(dtype));
     }
     if (t.shape() != shape) {
-      Tensor expected(DType::F32, shape, nullptr, nullptr);
+      Tensor expected(dtype, shape, nullptr, nullptr);
       fail("bad_checkpoint", ckpt_.weights_file + ": tensor " + name + " has shape " +
                                  t.shape_string() + ", expected " + expected.shape_string());
     }
     return t;
   }
 
-  // prefix.weight [out x in] and prefix.bias [out] packed as one linear layer.
-  PackedLinear linear(const std::string& prefix, int out, int in, Activation act) const {
-    Tensor w = get(prefix + ".weight", {out, in});
-    Tensor b = get(prefix + ".bias", {out});
-    return PackedLinear(engine_, cache_, w.f32(), b.f32(), out, in, act);
+  // Stored dtype of prefix.weight (F32, BF16, or I8 with a prefix.weight.scale beside it).
+  DType stored(const std::string& prefix) const {
+    auto it = ckpt_.weights.find(prefix + ".weight");
+    return it == ckpt_.weights.end() ? DType::F32 : it->second.dtype();
   }
 
-  // Query, key and value of one layer fused into a single [3H x H] projection.
-  PackedLinear qkv(const std::string& prefix, int hidden) const {
-    const size_t block = static_cast<size_t>(hidden) * hidden;
-    std::vector<float> w(3 * block), b(3 * static_cast<size_t>(hidden));
-    const char* parts[] = {"query", "key", "value"};
-    for (int i = 0; i < 3; ++i) {
-      Tensor wt = get(prefix + parts[i] + ".weight", {hidden, hidden});
-      Tensor bt = get(prefix + parts[i] + ".bias", {hidden});
-      std::copy_n(wt.f32(), block, w.begin() + i * block);
-      std::copy_n(bt.f32(), hidden, b.begin() + i * hidden);
+  // A head's linear layer: prefix.weight [out x in] and prefix.bias [out], always F32.
+  Linear head_linear(const std::string& prefix, int out, int in, Activation act) const {
+    Tensor w = get(prefix + ".weight", {out, in});
+    Tensor b = get(prefix + ".bias", {out});
+    return Linear::f32(engine_, cache_, w.f32(), b.f32(), out, in, act);
+  }
+
+  // An encoder layer's linear layer: the prefixes' weights [out_each x in] stacked by rows
+  // (QKV fuses three) and their biases, at the stored precision or, when stored F32, at the
+  // requested one. Per-row scales make stacking and quantizing commute.
+  Linear layer_linear(const std::vector<std::string>& prefixes, int out_each, int in,
+                      Activation act) const {
+    const DType kind = stored(prefixes.front());
+    const size_t block = static_cast<size_t>(out_each) * in;
+    const int out = out_each * static_cast<int>(prefixes.size());
+    std::vector<float> bias;
+    for (const auto& p : prefixes) {
+      if (stored(p) != kind) {
+        fail("bad_checkpoint", ckpt_.weights_file + ": " + p + ".weight is " +
+                                   dtype_name(stored(p)) + ", unlike " + prefixes.front() +
+                                   ".weight");
+      }
+      Tensor b = get(p + ".bias", {out_each});
+      bias.insert(bias.end(), b.f32(), b.f32() + out_each);
     }
-    return PackedLinear(engine_, cache_, w.data(), b.data(), 3 * hidden, hidden,
-                        Activation::kNone);
+    if (kind == DType::I8) {
+      std::vector<int8_t> w;
+      std::vector<float> scales;
+      for (const auto& p : prefixes) {
+        Tensor t = get_as(p + ".weight", {out_each, in}, DType::I8);
+        Tensor s = get(p + ".weight.scale", {out_each});
+        const auto* v = static_cast<const int8_t*>(t.data());
+        w.insert(w.end(), v, v + block);
+        scales.insert(scales.end(), s.f32(), s.f32() + out_each);
+      }
+      return Linear::int8(engine_, cache_, w.data(), scales.data(), bias.data(), out, in, act);
+    }
+    if (kind == DType::BF16) {
+      std::vector<uint16_t> w;
+      for (const auto& p : prefixes) {
+        Tensor t = get_as(p + ".weight", {out_each, in}, DType::BF16);
+        const auto* v = static_cast<const uint16_t*>(t.data());
+        w.insert(w.end(), v, v + block);
+      }
+      return Linear::bf16(engine_, cache_, w.data(), bias.data(), out, in, act);
+    }
+    std::vector<float> w;
+    for (const auto& p : prefixes) {
+      Tensor t = get(p + ".weight", {out_each, in});
+      w.insert(w.end(), t.f32(), t.f32() + block);
+    }
+    switch (dtype_) {
+      case ComputeType::kBF16: {
+        const std::vector<uint16_t> w16 = kernels::to_bf16(w.data(), w.size());
+        return Linear::bf16(engine_, cache_, w16.data(), bias.data(), out, in, act);
+      }
+      case ComputeType::kInt8: {
+        const kernels::QuantizedRows q = kernels::quantize_rows_s8(w.data(), out, in);
+        return Linear::int8(engine_, cache_, q.values.data(), q.scales.data(), bias.data(), out,
+                            in, act);
+      }
+      case ComputeType::kF32:
+        break;
+    }
+    return Linear::f32(engine_, cache_, w.data(), bias.data(), out, in, act);
+  }
+
+  // The word-embedding table as F32, with the values a quantized checkpoint would hold (see
+  // ComputeType in bert.h): dequantized from I8 / BF16 when stored so, rounded likewise when
+  // stored F32 and a reduced precision is requested.
+  Tensor word_embeddings(int vocab, int hidden) const {
+    const std::string name = "embeddings.word_embeddings.weight";
+    const DType kind = stored("embeddings.word_embeddings");
+    const size_t n = static_cast<size_t>(vocab) * hidden;
+    if (kind == DType::I8) {
+      Tensor t = get_as(name, {vocab, hidden}, DType::I8);
+      Tensor s = get(name + ".scale", {vocab});
+      return Tensor::from_f32({vocab, hidden},
+                              kernels::dequantize_rows_s8(static_cast<const int8_t*>(t.data()),
+                                                          s.f32(), vocab, hidden));
+    }
+    if (kind == DType::BF16) {
+      Tensor t = get_as(name, {vocab, hidden}, DType::BF16);
+      return Tensor::from_f32({vocab, hidden},
+                              kernels::bf16_to_f32(static_cast<const uint16_t*>(t.data()), n));
+    }
+    Tensor t = get(name, {vocab, hidden});
+    if (dtype_ == ComputeType::kInt8) {
+      const kernels::QuantizedRows q = kernels::quantize_rows_s8(t.f32(), vocab, hidden);
+      return Tensor::from_f32({vocab, hidden}, kernels::dequantize_rows_s8(
+                                                   q.values.data(), q.scales.data(), vocab, hidden));
+    }
+    if (dtype_ == ComputeType::kBF16) {
+      const std::vector<uint16_t> r = kernels::to_bf16(t.f32(), n);
+      return Tensor::from_f32({vocab, hidden}, kernels::bf16_to_f32(r.data(), n));
+    }
+    return t;
   }
 
  private:
   const Checkpoint& ckpt_;
   dnnl::engine engine_;
   kernels::GemmCache* cache_;
+  ComputeType dtype_;
 };
 
 void check_config(const ModelConfig& c, const std::string& file) {
@@ -88,14 +186,14 @@ void check_config(const ModelConfig& c, const std::string& file) {
 }  // namespace
 
 EncoderWeights pack_weights(const Checkpoint& ckpt, const dnnl::engine& engine,
-                            kernels::GemmCache* cache) {
+                            kernels::GemmCache* cache, ComputeType dtype) {
   const ModelConfig& c = ckpt.config;
   check_config(c, ckpt.weights_file);
   const int H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
-  WeightReader r(ckpt, engine, cache);
+  WeightReader r(ckpt, engine, cache, dtype);
 
   EncoderWeights w;
-  w.word = r.get("embeddings.word_embeddings.weight", {V, H});
+  w.word = r.word_embeddings(V, H);
   w.position = r.get("embeddings.position_embeddings.weight", {c.max_position_embeddings, H});
   w.token_type = r.get("embeddings.token_type_embeddings.weight", {c.type_vocab_size, H});
   w.emb_ln_gamma = r.get("embeddings.LayerNorm.weight", {H});
@@ -103,11 +201,12 @@ EncoderWeights pack_weights(const Checkpoint& ckpt, const dnnl::engine& engine,
 
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    const std::string self = p + "attention.self.";
     w.layers.push_back(LayerWeights{
-        r.qkv(p + "attention.self.", H),
-        r.linear(p + "attention.output.dense", H, H, Activation::kNone),
-        r.linear(p + "intermediate.dense", I, H, Activation::kGelu),
-        r.linear(p + "output.dense", H, I, Activation::kNone),
+        r.layer_linear({self + "query", self + "key", self + "value"}, H, H, Activation::kNone),
+        r.layer_linear({p + "attention.output.dense"}, H, H, Activation::kNone),
+        r.layer_linear({p + "intermediate.dense"}, I, H, Activation::kGelu),
+        r.layer_linear({p + "output.dense"}, H, I, Activation::kNone),
         r.get(p + "attention.output.LayerNorm.weight", {H}),
         r.get(p + "attention.output.LayerNorm.bias", {H}),
         r.get(p + "output.LayerNorm.weight", {H}),
@@ -119,20 +218,24 @@ EncoderWeights pack_weights(const Checkpoint& ckpt, const dnnl::engine& engine,
     auto it = ckpt.weights.find("classifier.weight");
     const int64_t labels = it->second.rank() == 2 ? it->second.dim(0) : 0;
     if (labels <= 0) fail("bad_checkpoint", ckpt.weights_file + ": classifier.weight is not 2-D");
-    w.classifier = r.linear("classifier", static_cast<int>(labels), H, Activation::kNone);
+    w.classifier = r.head_linear("classifier", static_cast<int>(labels), H, Activation::kNone);
   }
 
   if (r.has("cls.predictions.transform.dense.weight")) {
-    // The decoder is tied to the word embeddings; checkpoints often omit the copy.
-    Tensor decoder = r.has("cls.predictions.decoder.weight")
-                         ? r.get("cls.predictions.decoder.weight", {V, H})
-                         : w.word;
+    // The decoder is tied to the word embeddings; checkpoints often omit the copy. A tied
+    // decoder uses w.word, i.e. the word embeddings as rounded for the compute type.
+    Tensor decoder = w.word;
+    if (r.has("cls.predictions.decoder.weight")) {
+      Tensor own = r.get("cls.predictions.decoder.weight", {V, H});
+      auto word = ckpt.weights.find("embeddings.word_embeddings.weight");
+      if (!same_values(own, word->second)) decoder = own;
+    }
     Tensor bias = r.get("cls.predictions.bias", {V});
     w.mlm = MlmHead{
-        r.linear("cls.predictions.transform.dense", H, H, Activation::kGelu),
+        r.head_linear("cls.predictions.transform.dense", H, H, Activation::kGelu),
         r.get("cls.predictions.transform.LayerNorm.weight", {H}),
         r.get("cls.predictions.transform.LayerNorm.bias", {H}),
-        PackedLinear(engine, cache, decoder.f32(), bias.f32(), V, H, Activation::kNone),
+        Linear::f32(engine, cache, decoder.f32(), bias.f32(), V, H, Activation::kNone),
     };
   }
   return w;

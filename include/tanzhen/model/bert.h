@@ -2,6 +2,7 @@
 // construction), then run on batches of token-id sequences of different lengths.
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "tanzhen/model/checkpoint.h"
@@ -17,8 +18,23 @@ struct Matrix {
   const float* row(int r) const { return data.data() + static_cast<size_t>(r) * cols; }
 };
 
+// Precision of the encoder layers' dense GEMMs (QKV, attention output, FFN in/out):
+//   kF32   exact F32.
+//   kBF16  BF16 weights and GEMM inputs, F32 accumulation and outputs.
+//   kInt8  s8 weights with per-output-channel scales, inputs quantized to u8 per call.
+// Attention, LayerNorm, GELU and the heads stay F32. With kBF16/kInt8 the word-embedding table
+// is rounded to that precision (per-row scales for int8) as a quantized checkpoint stores it,
+// so quantizing at load and loading a pre-quantized checkpoint give identical results.
+// A pre-quantized checkpoint (quantized_checkpoint.h) always runs at its stored precision.
+enum class ComputeType { kF32, kBF16, kInt8 };
+
+// "fp32" / "f32", "bf16", "int8"; throws Error("bad_request", ...) on anything else.
+ComputeType parse_compute_type(const std::string& name);
+const char* compute_type_name(ComputeType t);  // "fp32", "bf16", "int8"
+
 struct EncoderOptions {
   int threads = 0;  // 0 = all cores
+  ComputeType dtype = ComputeType::kF32;
 };
 
 class BertEncoder {
