@@ -66,22 +66,8 @@ std::optional<std::string> head_name(const std::string& key) {
   return std::nullopt;  // NSP head, pooler, buffers, anything else: not used
 }
 
-// The canonical name for a raw key, or nullopt for keys we do not use.
-std::optional<std::string> canonical_name(const std::string& key, const std::string& encoder_prefix) {
-  if (starts_with(key, encoder_prefix)) {
-    const std::string rest = key.substr(encoder_prefix.size());
-    if (starts_with(rest, "embeddings.")) {
-      if (ends_with(rest, "position_ids")) return std::nullopt;  // a buffer, not a weight
-      return fix_layer_norm(rest);
-    }
-    if (starts_with(rest, "encoder.layer.")) return fix_layer_norm(rest);
-    if (starts_with(rest, "pooler.")) return std::nullopt;
-  }
-  return head_name(key);
-}
-
-// The layer index of "encoder.layer.N.…", or -1.
-long layer_index(const std::string& canonical) {
+// "encoder.layer.N.<suffix>" -> N (and the suffix), or -1.
+long layer_index(const std::string& canonical, std::string* suffix = nullptr) {
   static const std::string p = "encoder.layer.";
   if (!starts_with(canonical, p)) return -1;
   size_t i = p.size();
@@ -89,7 +75,39 @@ long layer_index(const std::string& canonical) {
   if (i >= canonical.size() || !std::isdigit(static_cast<unsigned char>(canonical[i]))) return -1;
   while (i < canonical.size() && std::isdigit(static_cast<unsigned char>(canonical[i])) && n < 1'000'000)
     n = n * 10 + (canonical[i++] - '0');
+  if (i >= canonical.size() || canonical[i] != '.') return -1;
+  if (suffix) *suffix = canonical.substr(i + 1);
   return n;
+}
+
+bool known_encoder_name(const std::string& name) {
+  static const std::set<std::string> kEmbeddings = {
+      "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+      "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"};
+  static const std::set<std::string> kLayer = {
+      "attention.self.query.weight",       "attention.self.query.bias",
+      "attention.self.key.weight",         "attention.self.key.bias",
+      "attention.self.value.weight",       "attention.self.value.bias",
+      "attention.output.dense.weight",     "attention.output.dense.bias",
+      "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
+      "intermediate.dense.weight",         "intermediate.dense.bias",
+      "output.dense.weight",               "output.dense.bias",
+      "output.LayerNorm.weight",           "output.LayerNorm.bias"};
+  if (kEmbeddings.count(name)) return true;
+  std::string suffix;
+  return layer_index(name, &suffix) >= 0 && kLayer.count(suffix);
+}
+
+// The canonical name for a raw key, or nullopt for keys we do not use (poolers, buffers,
+// NSP head, anything unknown).
+std::optional<std::string> canonical_name(const std::string& key, const std::string& encoder_prefix) {
+  if (starts_with(key, encoder_prefix)) {
+    const std::string rest = fix_layer_norm(key.substr(encoder_prefix.size()));
+    if (known_encoder_name(rest)) return rest;
+    if (starts_with(rest, "embeddings.") || starts_with(rest, "encoder.") || starts_with(rest, "pooler."))
+      return std::nullopt;
+  }
+  return head_name(key);
 }
 
 std::string shape_str(const std::vector<int64_t>& shape) {

@@ -126,6 +126,13 @@ HeadKind head_from_architectures(const json& j, const std::string& file) {
   for (const auto& a : *it) {
     if (!a.is_string()) bad_config(file, "\"architectures\" must be a list of strings");
     const std::string name = lower(a.get<std::string>());
+    // Their "classifier" would pass for a token classifier, so say no up front.
+    for (const char* other : {"forsequenceclassification", "formultiplechoice", "forquestionanswering",
+                              "fornextsentenceprediction"}) {
+      if (contains(name, other))
+        bad_config(file, "architecture " + a.get<std::string>() +
+                             " is not supported (only token classification, CRF and masked LM models)");
+    }
     if (contains(name, "crf")) return HeadKind::kCrf;
     if (contains(name, "fortokenclassification")) return HeadKind::kTokenClassification;
     if (contains(name, "formaskedlm") || contains(name, "forpretraining")) return HeadKind::kMaskedLM;

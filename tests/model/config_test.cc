@@ -131,6 +131,8 @@ TEST(ModelConfig, RejectsInvalidConfigs) {
       {"id2label key", [](json& j) { j["id2label"] = {{"zero", "O"}}; }, "zero"},
       {"id2label value", [](json& j) { j["id2label"] = {{"0", 7}}; }, "id2label[0]"},
       {"architectures type", [](json& j) { j["architectures"] = "BertModel"; }, "architectures"},
+      {"sequence classifier", [](json& j) { j["architectures"] = {"BertForSequenceClassification"}; },
+       "BertForSequenceClassification is not supported"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
