@@ -38,7 +38,7 @@ CrfParams crf_from_checkpoint(const Checkpoint& ckpt) {
 // One encoder input: a window of one text's content tokens wrapped in [CLS] ... [SEP].
 struct Job {
   size_t item = 0;
-  TokenWindow window;
+  int window = 0;  // index into the item's windows
   std::vector<int32_t> ids;
 };
 
@@ -47,28 +47,24 @@ struct Item {
   std::u32string text;
   Encoding enc;
   std::vector<TokenWindow> windows;
-  std::vector<size_t> jobs;  // one per window
+  std::vector<int> owner;  // per content token: the window it takes its logits from
+  Matrix logits;           // merged: one row per token of enc, filled as windows come back
 };
 
-// One logit row per token of `enc`, each content token taken from its most central window.
-Matrix merge_windows(const Item& item, const std::vector<Matrix>& job_logits) {
-  const Matrix& first = job_logits[item.jobs.front()];
-  if (item.jobs.size() == 1) return first;
+// Copies the rows a window's output owns into its text's merged logits: the content tokens that
+// are most central in it, plus [CLS] from the first window and [SEP] from the last.
+void scatter_window(Item& item, int w, const Matrix& out) {
   const int n = static_cast<int>(item.enc.size());
-  const int cols = first.cols;
-  Matrix merged{n, cols, std::vector<float>(static_cast<size_t>(n) * cols)};
-  auto copy_row = [&](const Matrix& from, int from_row, int to_row) {
-    std::copy(from.row(from_row), from.row(from_row) + cols, merged.row(to_row));
+  const int cols = out.cols;
+  if (item.logits.data.empty()) item.logits = Matrix{n, cols, std::vector<float>(static_cast<size_t>(n) * cols)};
+  auto copy_row = [&](int from_row, int to_row) {
+    std::copy(out.row(from_row), out.row(from_row) + cols, item.logits.row(to_row));
   };
-  copy_row(first, 0, 0);  // [CLS]
-  const Matrix& last = job_logits[item.jobs.back()];
-  copy_row(last, last.rows - 1, n - 1);  // [SEP]
-  std::vector<int> owner = assign_tokens_to_windows(item.windows, n - 2);
-  for (int c = 0; c < n - 2; ++c) {
-    const TokenWindow& w = item.windows[owner[c]];
-    copy_row(job_logits[item.jobs[owner[c]]], c - w.start + 1, c + 1);
-  }
-  return merged;
+  const TokenWindow& win = item.windows[w];
+  if (w == 0) copy_row(0, 0);
+  if (w + 1 == static_cast<int>(item.windows.size())) copy_row(out.rows - 1, n - 1);
+  for (int c = win.start; c < win.start + win.length; ++c)
+    if (item.owner[c] == w) copy_row(c - win.start + 1, c + 1);
 }
 
 }  // namespace
@@ -124,19 +120,20 @@ std::vector<NerResult> NerPipeline::run(const std::vector<std::string>& texts, c
     const auto& ids = item.enc.ids;
     const int num_content = static_cast<int>(ids.size()) - 2;
     item.windows = plan_windows(num_content, content, stride);
-    for (const TokenWindow& w : item.windows) {
+    item.owner = assign_tokens_to_windows(item.windows, num_content);
+    for (int w = 0; w < static_cast<int>(item.windows.size()); ++w) {
+      const TokenWindow& win = item.windows[w];
       Job job{i, w, {}};
-      job.ids.reserve(w.length + 2);
+      job.ids.reserve(win.length + 2);
       job.ids.push_back(ids.front());
-      job.ids.insert(job.ids.end(), ids.begin() + 1 + w.start, ids.begin() + 1 + w.start + w.length);
+      job.ids.insert(job.ids.end(), ids.begin() + 1 + win.start, ids.begin() + 1 + win.start + win.length);
       job.ids.push_back(ids.back());
-      item.jobs.push_back(jobs.size());
       jobs.push_back(std::move(job));
     }
   }
 
-  // All windows of all texts, in length-sorted batches.
-  std::vector<Matrix> job_logits(jobs.size());
+  // All windows of all texts, in length-sorted batches; each output is merged into its text's
+  // logits as soon as it comes back, so memory stays at one row per token.
   std::vector<size_t> lengths;
   for (const Job& j : jobs) lengths.push_back(j.ids.size());
   for (const auto& batch_idx : plan_batches(lengths)) {
@@ -148,7 +145,8 @@ std::vector<NerResult> NerPipeline::run(const std::vector<std::string>& texts, c
       if (out[k].rows != static_cast<int>(batch[k].size()) || out[k].cols != static_cast<int>(label_tags_.size()))
         fail("bad_checkpoint", "the model's head gives " + std::to_string(out[k].cols) +
                                    " outputs per token but it has " + std::to_string(label_tags_.size()) + " labels");
-      job_logits[batch_idx[k]] = std::move(out[k]);
+      const Job& job = jobs[batch_idx[k]];
+      scatter_window(items[job.item], job.window, out[k]);
     }
   }
 
@@ -156,7 +154,7 @@ std::vector<NerResult> NerPipeline::run(const std::vector<std::string>& texts, c
     NerResult& r = results[i];
     if (!r.ok()) continue;
     Item& item = items[i];
-    Matrix logits = merge_windows(item, job_logits);
+    Matrix logits = std::move(item.logits);
     const std::vector<int> word_ids = decoding_word_ids(item.enc, tokenizer_.cls_id(), tokenizer_.sep_id());
     if (is_crf()) {
       CrfDecoding d = decode_crf(logits, item.enc, word_ids, item.text, label_tags_, crf_);
