@@ -28,7 +28,7 @@ struct ServeFlags {
   int threads = 0;
   int io_threads = 2;
   size_t max_batch_tokens = 4096;
-  int max_wait_ms = 5;
+  int max_wait_ms = 2;
   size_t queue_size = 256;
   size_t max_body_bytes = 1 << 20;
   size_t max_text_chars = 10000;

@@ -31,7 +31,7 @@ using CancelFlag = std::shared_ptr<std::atomic<bool>>;
 
 struct BatcherOptions {
   size_t max_batch_tokens = 4096;       // approximate tokens per batch (see approx_tokens)
-  std::chrono::milliseconds max_wait{5};  // how long the oldest job may wait for company
+  std::chrono::milliseconds max_wait{2};  // how long the oldest job may wait for company
   size_t queue_size = 256;              // jobs (texts) waiting, at most
   bool batching = true;                 // false: one text per model call, no waiting
 };

@@ -328,6 +328,11 @@ class Session : public std::enable_shared_from_this<Session> {
         full_->body() = std::move(out.response.body);
         full_->keep_alive(keep);
         full_->prepare_payload();
+        if (method_ == "HEAD") {  // same headers as GET, no body
+          const auto length = full_->body().size();
+          full_->body().clear();
+          full_->content_length(length);
+        }
         keep_alive_ = keep;
         bytes_out_ += full_->body().size();
         http::async_write(stream_, *full_, [self](beast::error_code ec, size_t) { self->on_written(ec, true); });

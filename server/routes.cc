@@ -89,7 +89,7 @@ void Api::handle(HttpRequest& req, std::string& route, std::shared_ptr<Responder
     const std::string& p = req.path;
     for (const RouteInfo& r : kRoutes) {
       if (p != r.path) continue;
-      if (req.method != r.method) {
+      if (req.method != r.method && !(req.method == "HEAD" && std::string(r.method) == "GET")) {
         HttpResponse res = error_response(405, "method_not_allowed", std::string("use ") + r.method + " " + r.path);
         res.headers.emplace_back("Allow", r.method);
         return responder->send(std::move(res));

@@ -320,6 +320,17 @@ TEST_F(ServerApi, WebUiAndOpenApi) {
     EXPECT_NE(r.body.find(code), std::string::npos) << code;
 }
 
+TEST_F(ServerApi, HeadIsGetWithoutTheBody) {
+  HttpReply get = http(server_->port(), "GET", "/");
+  HttpReply head = http(server_->port(), "HEAD", "/");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(head.header("content-length"), std::to_string(get.body.size()));
+  EXPECT_EQ(http(server_->port(), "HEAD", "/healthz").status, 200);
+  // The connection stays usable: a HEAD answer must not carry a body.
+  EXPECT_EQ(http(server_->port(), "GET", "/healthz").status, 200);
+}
+
 TEST_F(ServerApi, RequestErrors) {
   expect_error(post_raw("/v1/ner", "{\"text\": "), 400, "invalid_json");
   expect_error(post_raw("/v1/ner", ""), 400, "invalid_json");
