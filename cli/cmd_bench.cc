@@ -160,7 +160,7 @@ int run_cost_only(const BenchCliOptions& o) {
 EncoderOptions encoder_options(const std::string& dtype, int threads) {
   EncoderOptions opts;
   opts.threads = threads;
-  if (dtype != "fp32") fail("unsupported", "--dtype " + dtype + " is not supported by this build yet (fp32 only)");
+  opts.dtype = parse_compute_type(dtype);
   return opts;
 }
 
