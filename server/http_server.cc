@@ -276,6 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.reset();
 
     state_ = State::kHandling;
+    answering_ = false;
     cancelled_ = std::make_shared<std::atomic<bool>>(false);
     stream_.expires_never();
     watch_disconnect();
@@ -295,7 +296,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void watch_disconnect() {
     const uint64_t gen = ++watch_gen_;
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](beast::error_code ec) {
-      if (ec || gen != self->watch_gen_ || self->state_ != State::kHandling) return;
+      // Once the answer is being written, a failed write reports a vanished client instead (and
+      // a client that read its whole answer and hung up before this handler ran is no 499).
+      if (ec || gen != self->watch_gen_ || self->state_ != State::kHandling || self->answering_) return;
       char c;
       const ssize_t r = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
       if (r > 0) return;  // pipelined data: read after this response
@@ -314,6 +317,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     writing_ = true;
+    answering_ = true;
     Out out = std::move(out_.front());
     out_.pop_front();
     stream_.expires_after(server_->opts.write_timeout);
@@ -393,11 +397,27 @@ class Session : public std::enable_shared_from_this<Session> {
     head_.reset();
     serializer_.reset();
     chunk_.clear();
-    if (!keep_alive_) {
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      return close();
-    }
+    if (!keep_alive_) return linger();
     read_next();
+  }
+
+  // Closing right after an error answer (e.g. 413 while the client is still sending its body)
+  // would reset the connection and could destroy the answer before the client reads it; so stop
+  // sending, read and discard what still comes (a second, a few MiB at most), then close.
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (!discard_) discard_ = std::make_unique<char[]>(kDiscardBytes);
+    stream_.expires_after(std::chrono::seconds(1));
+    drain();
+  }
+  void drain() {
+    stream_.async_read_some(net::buffer(discard_.get(), kDiscardBytes),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > (8u << 20)) return self->close();
+                              self->drain();
+                            });
   }
 
   void log_access() {
@@ -433,6 +453,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   CancelFlag cancelled_;
   uint64_t watch_gen_ = 0;
+  bool answering_ = false;  // the response has started to go out
 
   // Writing.
   std::deque<Out> out_;
@@ -441,6 +462,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<http::response<http::empty_body>> head_;
   std::optional<http::response_serializer<http::empty_body>> serializer_;
   std::string chunk_;
+
+  // Lingering close.
+  static constexpr size_t kDiscardBytes = 4096;
+  std::unique_ptr<char[]> discard_;
+  size_t drained_ = 0;
 };
 
 // The handler's handle on a session. Calls hop onto the session's strand in call order (post on
