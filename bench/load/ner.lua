@@ -1,4 +1,4 @@
--- wrk script: POST /v1/ner with a different sentence each request (from bodies.lua, written by
+-- wrk script: POST $ROUTE (default /v1/ner) with a different body each request (from bodies.lua, written by
 -- run.sh from the reference texts), and a one-line JSON summary at the end for run.sh to parse.
 -- Usage: wrk -s ner.lua http://HOST:PORT   (BODIES=path/to/bodies.lua in the environment)
 local bodies = dofile(os.getenv("BODIES") or "bodies.lua")
