@@ -74,7 +74,6 @@ void Api::stop() {
   if (fill_mask_batcher_) fill_mask_batcher_->stop();
 }
 
-size_t Api::ner_queue_depth() const { return ner_batcher_ ? ner_batcher_->depth() : 0; }
 
 std::string Api::route_label(const std::string& method, const std::string& path) {
   for (const RouteInfo& r : kRoutes)

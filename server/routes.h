@@ -60,8 +60,6 @@ class Api {
   // Runs what is queued, then stops the batch workers (after the HTTP server has drained).
   void stop();
 
-  size_t ner_queue_depth() const;
-
  private:
   using NerBatcher = Batcher<NerOptions, NerResult>;
   using FillMaskBatcher = Batcher<FillMaskOptions, FillMaskResult>;

@@ -80,12 +80,12 @@ void run_texts(B& batcher, const TextJobContext& ctx, const typename B::OptionsT
     job.cancelled = ctx.cancelled;
     job.done = [st, i, key, ctx, to_json](typename B::Outcome&& o) {
       json item;
+      int status = 200;  // of the request, when this text failed
+      std::string code = o.error_code, message = o.error_message;
       if (o.status == JobStatus::kOk) {
         item = to_json(o.result);
         cache_store(ctx, key, item);
       } else {
-        int status = 500;
-        std::string code = o.error_code, message = o.error_message;
         if (o.status == JobStatus::kExpired) {
           status = 504;
           code = "deadline_exceeded";
@@ -94,14 +94,13 @@ void run_texts(B& batcher, const TextJobContext& ctx, const typename B::OptionsT
           status = 499;
           code = "client_closed";
           message = "the client went away";
-        } else if (code != "internal") {
-          status = 400;
+        } else {
+          status = code == "internal" ? 500 : 400;  // a tanzhen::Error is the input's fault
         }
         item = {{"error", {{"code", code}, {"message", message}}}};
-        std::lock_guard lk(st->mu);
-        st->fail(status, code, message);
       }
       std::lock_guard lk(st->mu);
+      if (status != 200) st->fail(status, code, message);
       st->on_item(i, std::move(item), false);
       st->finish_one();
     };
