@@ -88,6 +88,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   tcp::acceptor acceptor{strand};
   net::signal_set signals{strand};
   net::steady_timer drain_timer{strand};
+  net::steady_timer accept_pause{strand};
   std::atomic<bool> draining{false};
   std::atomic<int> signal_count{0};
   int bound_port = 0;
@@ -522,7 +523,13 @@ void HttpServer::Impl::do_accept() {
   acceptor.async_accept(net::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || !self->acceptor.is_open()) return;
-      spdlog::warn("accept failed: {}", ec.message());  // e.g. out of file descriptors
+      // E.g. out of file descriptors: retrying at once would spin, so pause a little.
+      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+      self->accept_pause.expires_after(std::chrono::milliseconds(100));
+      self->accept_pause.async_wait([self](beast::error_code ec) {
+        if (!ec && !self->draining) self->do_accept();
+      });
+      return;
     } else if (!self->draining) {
       auto s = std::make_shared<Session>(std::move(socket), self);
       self->add_session(s);
@@ -564,6 +571,7 @@ void HttpServer::Impl::session_ended(Session* s) {
 void HttpServer::Impl::finish_drain() {
   beast::error_code ignored;
   drain_timer.cancel();
+  accept_pause.cancel();
   signals.cancel(ignored);
 }
 
