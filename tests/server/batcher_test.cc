@@ -143,7 +143,7 @@ TEST(Batcher, FullQueueRefusesAllOrNothing) {
 TEST(Batcher, ExpiredJobsAreDroppedBeforeTheModelRuns) {
   FakeModel model;
   BatcherOptions o;
-  o.max_wait = 300ms;
+  o.max_wait = 3s;
   TestBatcher b("t", [&](auto& t, auto& opt) { return model.run(t, opt); }, o);
   Collector c;
   auto late = job("late", c);
@@ -152,7 +152,7 @@ TEST(Batcher, ExpiredJobsAreDroppedBeforeTheModelRuns) {
   c.wait_for(2);
   EXPECT_EQ(c.texts[0], "late");
   EXPECT_EQ(c.outcomes[0].status, JobStatus::kExpired);
-  EXPECT_LT(c.outcomes[0].queue_ms, 250) << "expired jobs are answered at their deadline";
+  EXPECT_LT(c.outcomes[0].queue_ms, 1500) << "expired jobs are answered at their deadline, not with the batch";
   EXPECT_EQ(c.outcomes[1].status, JobStatus::kOk);
   ASSERT_EQ(model.batches.size(), 1u);
   EXPECT_EQ(model.batches[0], (std::vector<std::string>{"fine"}));

@@ -34,8 +34,8 @@ double wait_for_metric(int port, const std::string& series, double value) {
 }
 
 TEST(ServerOps, ConcurrentRequestsShareBatches) {
-  // Clients wait up to 200 ms for company, so 8 simultaneous requests must share batches.
-  ServerProcess server({"--max-wait-ms", "200", "--cache-size-mb", "0"});
+  // Clients wait up to 500 ms for company, so 8 simultaneous requests must share batches.
+  ServerProcess server({"--max-wait-ms", "500", "--cache-size-mb", "0"});
   const std::vector<std::string> texts = {"张三在北京工作。", "李四去了上海。", "王五在广州。", "赵六来自深圳。",
                                           "我爱北京天安门。", "小明在南京读书。", "他住在杭州。", "她去过成都。"};
   // The answer each text gets alone, to compare with the batched answers.
@@ -186,8 +186,8 @@ TEST(ServerOps, UnreachableRedisIsAStartupError) {
 }
 
 TEST(ServerOps, FullQueueAnswers429WithRetryAfter) {
-  // Texts wait up to 3 s for company and the queue holds 2: the third text is refused.
-  ServerProcess server({"--queue-size", "2", "--max-wait-ms", "3000", "--max-batch-tokens", "100000"});
+  // Texts wait up to 5 s for company and the queue holds 2: the third text is refused.
+  ServerProcess server({"--queue-size", "2", "--max-wait-ms", "5000", "--max-batch-tokens", "100000"});
   auto first = std::async(std::launch::async, [&] { return post(server.port(), "/v1/ner", {{"text", "张三"}}); });
   auto second = std::async(std::launch::async, [&] { return post(server.port(), "/v1/ner", {{"text", "李四"}}); });
   ASSERT_EQ(wait_for_metric(server.port(), R"(tanzhen_queue_depth{task="ner"})", 2), 2);
@@ -217,7 +217,7 @@ TEST(ServerOps, ExpiredWorkIsDroppedWith504) {
 }
 
 TEST(ServerOps, AbandonedRequestsAreDropped) {
-  ServerProcess server({"--max-wait-ms", "1500", "--max-batch-tokens", "100000"});
+  ServerProcess server({"--max-wait-ms", "4000", "--max-batch-tokens", "100000"});
   int fd = raw_connect(server.port());
   ASSERT_GE(fd, 0);
   const std::string body = json{{"text", "张三在北京。"}}.dump();
@@ -227,7 +227,7 @@ TEST(ServerOps, AbandonedRequestsAreDropped) {
   ASSERT_EQ(wait_for_metric(server.port(), R"(tanzhen_queue_depth{task="ner"})", 1), 1);
   ::close(fd);  // the client gives up while its text waits
   EXPECT_EQ(wait_for_metric(server.port(), R"(tanzhen_dropped_total{task="ner",reason="cancelled"})", 1), 1);
-  std::this_thread::sleep_for(1600ms);  // past the batch wait: had it not been dropped, it would run now
+  std::this_thread::sleep_for(4100ms);  // past the batch wait: had it not been dropped, it would run now
   const std::string m = metrics_text(server.port());
   EXPECT_EQ(metric(m, R"(tanzhen_batch_size_count{task="ner"})"), -1) << "the model never ran it";
   EXPECT_EQ(metric(m, R"(tanzhen_http_requests_total{route="/v1/ner",status="499"})"), 1);
