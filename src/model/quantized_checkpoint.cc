@@ -269,6 +269,9 @@ QuantizeSummary write_quantized_checkpoint(const std::string& src_dir, ComputeTy
     fs::copy_file(entry.path(), fs::path(out_dir) / entry.path().filename(),
                   fs::copy_options::overwrite_existing, ec);
     if (ec) fail("io_error", "cannot copy " + entry.path().string() + ": " + ec.message());
+    // Copies keep the source's mode; a read-only source must not make the next run fail.
+    fs::permissions(fs::path(out_dir) / entry.path().filename(), fs::perms::owner_write,
+                    fs::perm_options::add, ec);
     ++summary.copied_files;
   }
   return summary;
