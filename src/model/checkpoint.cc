@@ -14,6 +14,7 @@
 
 #include "tanzhen/error.h"
 #include "tanzhen/model/checkpoint.h"
+#include "weights_io.h"
 
 namespace tanzhen {
 
@@ -256,7 +257,7 @@ class Loader {
   Tensor to_f32(const std::string& key, const Tensor& t) const {
     switch (t.dtype()) {
       case DType::F32: return t;
-      case DType::F16: case DType::BF16: case DType::F64: return t.to_f32();
+      case DType::F16: case DType::BF16: case DType::F64: return weights_io::convert_to_f32(t);
       default: bad(key, std::string("has unsupported dtype ") + dtype_name(t.dtype()) + " (expected a float type)");
     }
   }

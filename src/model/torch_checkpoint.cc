@@ -9,8 +9,10 @@
 // Both go through the restricted unpickler (pickle_reader.h), which refuses foreign imports.
 #include <zip.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
+#include <mutex>
 
 #include "pickle_reader.h"
 #include "tanzhen/error.h"
@@ -320,6 +322,16 @@ TensorMap read_torch_zip(const std::string& path, uint64_t file_size) {
                        [&](const Value& pid) { return table.resolve(pid); });
   const Value& root = up.load();
 
+  // Size every record first, then read them on a few threads, each with its own libzip handle
+  // (a zip_t is not thread-safe); biggest first so the threads finish together.
+  struct Job {
+    Storage* storage;
+    std::string name;
+    zip_uint64_t index;
+    uint64_t need, have;
+    std::shared_ptr<uint8_t[]> buf;
+  };
+  std::vector<Job> jobs;
   for (Storage& s : table.storages()) {
     const std::string name = prefix + "data/" + s.key;
     const zip_int64_t idx = zip_name_locate(z.get(), name.c_str(), ZIP_FL_ENC_RAW);
@@ -329,11 +341,36 @@ TensorMap read_torch_zip(const std::string& path, uint64_t file_size) {
     if (need > have)
       corrupt(path, "storage record '" + name + "' holds " + std::to_string(have) + " bytes, " + std::to_string(need) +
                         " expected");
-    auto buf = wio::allocate_bytes(need);
-    read_entry(path, z.get(), static_cast<zip_uint64_t>(idx), name, buf.get(), need, need == have);
-    s.data = buf.get();
-    s.owner = std::shared_ptr<const void>(std::move(buf), s.data);
-    s.loaded = true;
+    jobs.push_back({&s, name, static_cast<zip_uint64_t>(idx), need, have, nullptr});
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.need > b.need; });
+  std::mutex pool_mutex;
+  std::vector<ZipPtr> pool;
+  pool.push_back(std::move(z));
+  wio::parallel_for(jobs.size(), [&](size_t i) {
+    ZipPtr handle;
+    {
+      std::lock_guard<std::mutex> lock(pool_mutex);
+      if (!pool.empty()) {
+        handle = std::move(pool.back());
+        pool.pop_back();
+      }
+    }
+    if (!handle) {
+      int e = 0;
+      handle.reset(zip_open(path.c_str(), ZIP_RDONLY, &e));
+      if (!handle) corrupt(path, "cannot reopen the zip archive");
+    }
+    Job& job = jobs[i];
+    job.buf = wio::allocate_bytes(job.need);
+    read_entry(path, handle.get(), job.index, job.name, job.buf.get(), job.need, job.need == job.have);
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    pool.push_back(std::move(handle));
+  });
+  for (Job& job : jobs) {
+    job.storage->data = job.buf.get();
+    job.storage->owner = std::shared_ptr<const void>(std::move(job.buf), job.storage->data);
+    job.storage->loaded = true;
   }
   return collect_tensors(path, up, root, table.storages());
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,12 +21,24 @@ struct MappedFile {
 // Maps `path` read-only. Throws Error("bad_checkpoint", ...) when it cannot be opened or mapped.
 MappedFile map_file(const std::string& path);
 
-// An uninitialised heap buffer of `n` bytes (16-byte aligned), shared like a mapping.
+// An uninitialised buffer of `n` bytes (at least 16-byte aligned; large ones are anonymous
+// mappings backed by huge pages where the kernel allows, to cut page faults at load time).
 std::shared_ptr<uint8_t[]> allocate_bytes(size_t n);
+
+// Runs fn(i) for every i in [0, n) on a few threads (the caller's included); rethrows the first
+// exception. Loading is memory-bound, so a handful of threads is all that helps.
+void parallel_for(size_t n, const std::function<void(size_t)>& fn);
+
+// memcpy, split over threads when large.
+void parallel_copy(uint8_t* dst, const uint8_t* src, size_t n);
 
 // A tensor that views `data` when it is aligned for its dtype, else one that owns a copy.
 Tensor view_or_copy(DType dtype, std::vector<int64_t> shape, const uint8_t* data,
                     const std::shared_ptr<const void>& owner);
+
+// F16 / BF16 / F64 -> a new F32 tensor (F16C instructions where available, threads when
+// large); F32 is returned as is. Other dtypes: Error("dtype").
+Tensor convert_to_f32(const Tensor& t);
 
 // a * b and a + b on sizes; false on overflow (the caller reports which tensor).
 inline bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_mul_overflow(a, b, out); }

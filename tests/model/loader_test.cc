@@ -3,6 +3,8 @@
 // DataParallel, BERT-CRF, ModelScope head.*, BF16), plus the errors a broken folder must give.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "loader_test_util.h"
 #include "tanzhen/model/checkpoint.h"
 #include "test_paths.h"
@@ -142,6 +144,30 @@ TEST(LoadCheckpoint, Bf16IsConvertedToF32) {
     ASSERT_EQ(t.shape(), ref.shape());
     for (int64_t i = 0; i < t.numel(); ++i)
       ASSERT_EQ(t.f32()[i], bf16_to_float(float_to_bf16(ref.f32()[i]))) << name << "[" << i << "]";
+  }
+}
+
+TEST(LoadCheckpoint, F16ConversionCoversEveryBitPattern) {
+  // Word embeddings cycling through all 65536 half values (subnormals, infinities, NaNs),
+  // compared with Tensor::to_f32's scalar conversion.
+  const int64_t n = 21128 * 64;
+  auto halves = std::make_shared<std::vector<uint16_t>>(n);
+  for (int64_t i = 0; i < n; ++i) (*halves)[i] = static_cast<uint16_t>(i & 0xffff);
+  const Tensor f16(DType::F16, {21128, 64}, halves->data(), halves);
+  NamedTensors t = renamed(reference_ner().weights, with_bert_prefix);
+  for (auto& [name, tensor] : t)
+    if (name == "bert.embeddings.word_embeddings.weight") tensor = f16;
+  const Checkpoint ck = load_checkpoint(ner_dir_with(t));
+  const Tensor& got = ck.weights.at("embeddings.word_embeddings.weight");
+  const Tensor want = f16.to_f32();
+  ASSERT_EQ(got.dtype(), DType::F32);
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = got.f32()[i], b = want.f32()[i];
+    if (std::isnan(b)) {
+      ASSERT_TRUE(std::isnan(a)) << i;
+    } else {
+      ASSERT_EQ(f32_bits(a), f32_bits(b)) << "half 0x" << std::hex << (i & 0xffff);
+    }
   }
 }
 

@@ -308,6 +308,13 @@ TEST(TorchCheckpointCorrupt, AbsurdStorageSizes) {
   expect_rejected(write_zip_pickle(zpkl), "bad_checkpoint", {"archive/data/0", "missing"});
 }
 
+TEST(TorchCheckpointCorrupt, UnsupportedElementType) {
+  // ShortStorage is a legitimate torch type, but not a weight dtype tanzhen knows.
+  const std::string pkl = state_dict_pickle({{"w", "ShortStorage", "0", 2, 0, {2}, {1}}}, true);
+  expect_rejected(write_legacy(pkl, {{"0", 2, std::string("\x01\x00\x02\x00", 4)}}), "bad_checkpoint",
+                  {"tensor 'w'", "unsupported dtype", "torch.ShortStorage"});
+}
+
 TEST(TorchCheckpointCorrupt, StorageListMismatch) {
   const std::string pkl = state_dict_pickle({{"w", "FloatStorage", "0", 12, 0, {12}, {1}}}, true);
   expect_rejected(write_legacy(pkl, {}), "bad_checkpoint", {"tensor 'w'", "storage '0'"});
