@@ -156,7 +156,8 @@ def markdown(rows, args, command):
         "",
         f"Machine: {cpu_name()}, {os.cpu_count()} cores shared by wrk and the server; `--threads "
         f"{args.threads}` (model compute threads), `--io-threads 2`, default `--max-wait-ms 2`; "
-        f"{args.duration} s per level; {datetime.date.today().isoformat()}.",
+        f"{args.duration} s per level; {datetime.date.today().isoformat()}; 1-minute load average "
+        f"{args.loadavg_start:.1f} at the start (other work on the machine makes the numbers noisy).",
     ]
     for task in dict.fromkeys(r["task"] for r in rows):
         task_rows = [r for r in rows if r["task"] == task]
@@ -210,6 +211,7 @@ def main():
         "fill-mask": args.fill_mask_model or default_model(shared, "zh-mlm-small", "tiny-bert-mlm"),
     }
     args.binary = os.path.join(args.build, "tanzhen")
+    args.loadavg_start = os.getloadavg()[0]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "server.log"), "w") as log:
