@@ -35,6 +35,7 @@
 #include "bench_http.h"
 #include "cli_common.h"
 #include "command.h"
+#include "tanzhen/model/quantized_checkpoint.h"
 #include "tanzhen/error.h"
 #include "tanzhen/kernels/threads.h"
 #include "tanzhen/model/bert.h"
@@ -251,7 +252,7 @@ int run_engine(const BenchCliOptions& o) {
   const std::vector<Shape> shapes = parse_shapes(o.shapes);
   const std::string dir = resolve_model_dir(o.model_dir, "zh-ner-small");
   const EncoderOptions opts = encoder_options(o.dtype, o.threads);
-  const Checkpoint ckpt = load_checkpoint(dir);
+  const Checkpoint ckpt = load_any_checkpoint(dir);  // quantized folders too
   const ModelConfig& cfg = ckpt.config;
   for (const Shape& s : shapes) {
     if (s.length > cfg.max_position_embeddings)

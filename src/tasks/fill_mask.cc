@@ -5,6 +5,7 @@
 // first WordPiece stands in for it (as Hugging Face does, e.g. "北京" -> "北"); a target that
 // tokenizes to nothing is ignored; duplicates count once. When no target is left the whole call
 // fails with Error("invalid_targets"). Scores stay probabilities over the whole vocabulary.
+#include "tanzhen/model/quantized_checkpoint.h"
 #include "tanzhen/tasks/fill_mask.h"
 
 #include <algorithm>
@@ -48,7 +49,7 @@ std::vector<int32_t> resolve_targets(const BertTokenizer& tok, const std::vector
 }  // namespace
 
 std::unique_ptr<FillMaskPipeline> FillMaskPipeline::load(const std::string& model_dir, EncoderOptions opts) {
-  Checkpoint ckpt = load_checkpoint(model_dir);
+  Checkpoint ckpt = load_any_checkpoint(model_dir);  // quantized folders too
   if (ckpt.config.head != HeadKind::kMaskedLM)
     fail("wrong_model", model_dir + " holds a " + head_kind_name(ckpt.config.head) +
                             " model, not a masked-LM (fill-mask) model");

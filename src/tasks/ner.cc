@@ -1,6 +1,7 @@
 // NerPipeline: tokenize every text, cut long ones into windows, run all windows of all texts
 // through the encoder in length-sorted batches, merge each text's windows back into one logit
 // row per token, then decode (softmax + aggregation, or CRF).
+#include "tanzhen/model/quantized_checkpoint.h"
 #include "tanzhen/tasks/ner.h"
 
 #include <algorithm>
@@ -70,7 +71,7 @@ void scatter_window(Item& item, int w, const Matrix& out) {
 }  // namespace
 
 std::unique_ptr<NerPipeline> NerPipeline::load(const std::string& model_dir, EncoderOptions opts) {
-  Checkpoint ckpt = load_checkpoint(model_dir);
+  Checkpoint ckpt = load_any_checkpoint(model_dir);  // quantized folders too
   const HeadKind head = ckpt.config.head;
   if (head != HeadKind::kTokenClassification && head != HeadKind::kCrf)
     fail("wrong_model", model_dir + " holds a " + head_kind_name(head) +
