@@ -1,5 +1,6 @@
 // `tanzhen serve` with the reference models, over real HTTP: every route's answers (checked
 // against the pipelines run in-process on the same texts) and every error code.
+#include <chrono>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -283,7 +284,17 @@ TEST_F(ServerApi, ModelsHealthReadiness) {
 TEST_F(ServerApi, MetricsCountRequestsByRouteAndStatus) {
   post("/v1/ner", {{"text", "张三"}});
   post_raw("/v1/ner", "{");
-  HttpReply r = http(server_->port(), "GET", "/metrics");
+  // A request is counted when its connection finishes (error answers close after a lingering
+  // read), which can be just after the client has its answer: poll briefly for the counts.
+  HttpReply r;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    r = http(server_->port(), "GET", "/metrics");
+    if (r.status == 200 &&
+        metric(r.body, R"(tanzhen_http_requests_total{route="/v1/ner",status="400"})") >= 1 &&
+        metric(r.body, R"(tanzhen_http_request_duration_seconds_count{route="/v1/ner"})") >= 2)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.header("content-type").rfind("text/plain; version=0.0.4", 0), 0u);
   EXPECT_GE(metric(r.body, R"(tanzhen_http_requests_total{route="/v1/ner",status="200"})"), 1);
