@@ -6,6 +6,9 @@
 #
 # Environment (all optional):
 #   THREADS=2  SHAPES=1x32,1x128,1x302,8x32,8x128  ITERS=20  WARMUP=3
+#   ROUNDS=1                      repeat the whole set of runs (ORT and tanzhen alternate) and keep,
+#                                 per engine and shape, the lowest median: on a shared machine a
+#                                 burst of someone else's work then spoils one round, not the table
 #   PEER_DIR=/tmp/peer            copy of ../shared/peer with node_modules (made if missing)
 #   MODEL_DIR=/tmp/bert-base-ner  random BERT-base checkpoint, HF layout (made if missing)
 #   ONNX=$MODEL_DIR.onnx  ONNX_INT8=$MODEL_DIR-int8.onnx   exports of it (made if missing)
@@ -21,6 +24,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 THREADS="${THREADS:-2}"
 SHAPES="${SHAPES:-1x32,1x128,1x302,8x32,8x128}"
 ITERS="${ITERS:-20}"
+ROUNDS="${ROUNDS:-1}"
 WARMUP="${WARMUP:-3}"
 SHARED="${SHARED:-$REPO/../shared}"
 PEER_DIR="${PEER_DIR:-/tmp/peer}"
@@ -81,38 +85,45 @@ fi
 # --- measure ------------------------------------------------------------------------------------
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
-say "ONNX Runtime FP32 ($THREADS threads)"
-node "$PEER_DIR/ort_bench.mjs" "$ONNX" "$THREADS" "$SHAPES" "$ITERS" | tee "$OUT/ort_fp32.txt" >&2
-say "ONNX Runtime INT8 ($THREADS threads)"
-node "$PEER_DIR/ort_bench.mjs" "$ONNX_INT8" "$THREADS" "$SHAPES" "$ITERS" | tee "$OUT/ort_int8.txt" >&2
-for dtype in fp32 bf16 int8; do
-  say "tanzhen $dtype ($THREADS threads)"
-  if ! "$TANZHEN" bench -m "$MODEL_DIR" --dtype "$dtype" --shape "$SHAPES" --threads "$THREADS" \
-      --iters "$ITERS" --warmup "$WARMUP" --json > "$OUT/tz_$dtype.jsonl" 2> "$OUT/tz_$dtype.err"; then
-    cat "$OUT/tz_$dtype.err" >&2
-    rm -f "$OUT/tz_$dtype.jsonl"   # e.g. a dtype this build does not support yet
-  else
-    cat "$OUT/tz_$dtype.jsonl" >&2
-  fi
+PEAK=""   # measured by the first tanzhen run, then passed on so that every row uses the same peak
+for round in $(seq 1 "$ROUNDS"); do
+  say "round $round of $ROUNDS: ONNX Runtime FP32 ($THREADS threads)"
+  node "$PEER_DIR/ort_bench.mjs" "$ONNX" "$THREADS" "$SHAPES" "$ITERS" | tee -a "$OUT/ort_fp32.txt" >&2
+  say "round $round of $ROUNDS: ONNX Runtime INT8 ($THREADS threads)"
+  node "$PEER_DIR/ort_bench.mjs" "$ONNX_INT8" "$THREADS" "$SHAPES" "$ITERS" | tee -a "$OUT/ort_int8.txt" >&2
+  for dtype in fp32 bf16 int8; do
+    say "round $round of $ROUNDS: tanzhen $dtype ($THREADS threads)"
+    if "$TANZHEN" bench -m "$MODEL_DIR" --dtype "$dtype" --shape "$SHAPES" --threads "$THREADS" \
+        --iters "$ITERS" --warmup "$WARMUP" ${PEAK:+--gemm-peak "$PEAK"} --json > "$OUT/run.jsonl" 2> "$OUT/run.err"; then
+      cat "$OUT/run.jsonl" | tee -a "$OUT/tz_$dtype.jsonl" >&2
+      [ -n "$PEAK" ] || PEAK="$("$PYTHON" -c 'import json,sys; print(json.loads(sys.stdin.readline())["peak_gflops"])' < "$OUT/run.jsonl")"
+    else
+      cat "$OUT/run.err" >&2   # e.g. a dtype this build does not support
+    fi
+  done
 done
 
 # --- table --------------------------------------------------------------------------------------
-"$PYTHON" - "$OUT" "$SHAPES" "$THREADS" <<'EOF'
+"$PYTHON" - "$OUT" "$SHAPES" "$THREADS" "$ROUNDS" <<'EOF'
 import json, os, re, sys
 out, shapes, threads = sys.argv[1], sys.argv[2].split(","), sys.argv[3]
 
+# Per shape, the lowest median over the rounds.
 def ort(name):
     ms = {}
     for line in open(os.path.join(out, name)):
         m = re.search(r"B=(\d+) L=(\d+) median_ms=([\d.]+)", line)
-        if m: ms[f"{m[1]}x{m[2]}"] = float(m[3])
+        if m: ms[f"{m[1]}x{m[2]}"] = min(float(m[3]), ms.get(f"{m[1]}x{m[2]}", float("inf")))
     return ms
 
 def tz(dtype):
     path = os.path.join(out, f"tz_{dtype}.jsonl")
     if not os.path.exists(path): return {}
-    rows = [json.loads(l) for l in open(path) if l.strip()]
-    return {f"{r['batch']}x{r['length']}": r for r in rows}
+    best = {}
+    for r in (json.loads(l) for l in open(path) if l.strip()):
+        s = f"{r['batch']}x{r['length']}"
+        if s not in best or r["median_ms"] < best[s]["median_ms"]: best[s] = r
+    return best
 
 o32, o8 = ort("ort_fp32.txt"), ort("ort_int8.txt")
 t = {d: tz(d) for d in ("fp32", "bf16", "int8")}
@@ -120,7 +131,9 @@ cols = ["shape", "ORT fp32 ms", "tanzhen fp32 ms", "ratio fp32", "tanzhen GFLOP/
         "ORT int8 ms"]
 extra = [d for d in ("bf16", "int8") if t[d]]
 for d in extra: cols += [f"tanzhen {d} ms", f"ratio ORT {'fp32' if d == 'bf16' else 'int8'}/{d}"]
-print(f"\nmedian ms per call, {threads} threads (ratio = ORT ms / tanzhen ms; > 1: tanzhen faster)\n")
+rounds = sys.argv[4]
+print(f"\nmedian ms per call, {threads} threads, best of {rounds} round(s) "
+      "(ratio = ORT ms / tanzhen ms; > 1: tanzhen faster)\n")
 print("| " + " | ".join(cols) + " |")
 print("|" + "---|" * len(cols))
 f = lambda x, p=1: "n/a" if x is None else f"{x:.{p}f}"
