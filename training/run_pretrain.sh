@@ -1,7 +1,8 @@
 #!/bin/sh
 # Background pretraining run as started for the shipped model (see README.md).
 cd "$(dirname "$0")/.." || exit 1
-mkdir -p training/runs/mlm
+OUT=${OUT:-training/runs/mlm}
+mkdir -p "$OUT"
 export OPENBLAS_CORETYPE=SKYLAKEX OMP_WAIT_POLICY=PASSIVE
-exec nice -n 10 /usr/bin/python3 training/pretrain_mlm.py --out training/runs/mlm "$@" \
-  >>training/runs/mlm/stdout.log 2>&1
+exec nice -n 10 /usr/bin/python3 training/pretrain_mlm.py --out "$OUT" "$@" \
+  >>"$OUT"/stdout.log 2>&1

@@ -53,6 +53,10 @@ TEST(BenchCli, EngineRowsCountFlopsAsDocumented) {
     EXPECT_NEAR(row["gflops"].get<double>(), flops[i] / 1e9 / (median / 1000), 1e-9);
     EXPECT_DOUBLE_EQ(row["peak_gflops"].get<double>(), 100);
     EXPECT_NEAR(row["pct_of_peak"].get<double>(), row["gflops"].get<double>(), 1e-9);  // peak 100
+    ASSERT_TRUE(row.contains("dtype_peak_gflops"));  // an f32 matmul exists on every CPU
+    EXPECT_GT(row["dtype_peak_gflops"].get<double>(), 0);
+    EXPECT_NEAR(row["pct_of_dtype_peak"].get<double>(),
+                100 * row["gflops"].get<double>() / row["dtype_peak_gflops"].get<double>(), 1e-9);
   }
 }
 
