@@ -14,13 +14,18 @@ using tag = memory::format_tag;
 namespace {
 // One entry per sequence length: at most max_position_embeddings (512) of them in practice.
 constexpr size_t kCacheCapacity = 1024;
+// Heads are processed in groups whose scores (and bf16 probabilities) fit in this many bytes,
+// so that the softmax and the second matmul read them from cache, not memory (see header).
+constexpr size_t kGroupBytes = size_t{1} << 20;
 }  // namespace
 
-MultiHeadAttention::MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim)
+MultiHeadAttention::MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim,
+                                       bool bf16_operands)
     : engine_(engine),
       heads_(heads),
       head_dim_(head_dim),
       hidden_(heads * head_dim),
+      operand_type_(bf16_operands ? dt::bf16 : dt::f32),
       cache_(kCacheCapacity) {}
 
 // The sequence's QKV rows as [3 x heads x L x dh]: part p, head h, token t, dim d lives at
@@ -30,45 +35,79 @@ memory::desc MultiHeadAttention::qkv_rows_desc(int len) const {
                       memory::dims{hidden_, head_dim_, 3 * hidden_, 1});
 }
 memory::desc MultiHeadAttention::qkv_dense_desc(int len) const {
-  return memory::desc({3, heads_, len, head_dim_}, dt::f32, tag::abcd);
+  return memory::desc({3, heads_, len, head_dim_}, operand_type_, tag::abcd);
 }
-// Dense [heads x L x dh]: one of Q, K, V, or the context.
-memory::desc MultiHeadAttention::head_desc(int len) const {
-  return memory::desc({heads_, len, head_dim_}, dt::f32, tag::abc);
+// Dense [heads x L x dh]: one of Q, K, V (operand type), or the context (F32).
+memory::desc MultiHeadAttention::head_desc(int heads, int len, dt type) const {
+  return memory::desc({heads, len, head_dim_}, type, tag::abc);
 }
 // Dense K read as Kᵀ [heads x dh x L].
-memory::desc MultiHeadAttention::key_transposed_desc(int len) const {
-  return memory::desc({heads_, head_dim_, len}, dt::f32, tag::acb);
+memory::desc MultiHeadAttention::key_transposed_desc(int heads, int len) const {
+  return memory::desc({heads, head_dim_, len}, operand_type_, tag::acb);
 }
-memory::desc MultiHeadAttention::scores_desc(int len) const {
-  return memory::desc({heads_, len, len}, dt::f32, tag::abc);
+memory::desc MultiHeadAttention::probs_desc(int heads, int len) const {
+  return memory::desc({heads, len, len}, operand_type_, tag::abc);
+}
+memory::desc MultiHeadAttention::scores_desc(int heads, int len) const {
+  return memory::desc({heads, len, len}, dt::f32, tag::abc);
+}
+
+int MultiHeadAttention::group_heads(int len) const {
+  const size_t per_head = static_cast<size_t>(len) * len * (operand_type_ == dt::bf16 ? 6 : 4);
+  int g = 1;
+  for (int d = 1; d <= heads_; ++d) {
+    if (heads_ % d == 0 && d * per_head <= kGroupBytes) g = d;
+  }
+  return g;
 }
 // Context rows: head h of token t at t * H + h * dh, i.e. heads merged.
 memory::desc MultiHeadAttention::context_rows_desc(int len) const {
   return memory::desc({heads_, len, head_dim_}, dt::f32, memory::dims{head_dim_, hidden_, 1});
 }
 
+MultiHeadAttention::WorkLayout MultiHeadAttention::work_layout(int len) const {
+  const size_t part = static_cast<size_t>(len) * hidden_;  // elements of one of Q, K, V
+  const size_t scores = static_cast<size_t>(group_heads(len)) * len * len;
+  const size_t operand_bytes = operand_type_ == dt::bf16 ? 2 : 4;
+  auto align = [](size_t b) { return (b + 63) / 64 * 64; };
+  WorkLayout w;
+  w.qkv_dense = 0;
+  w.context = align(3 * part * operand_bytes);
+  w.scores = w.context + align(part * 4);
+  w.probs = w.scores + align(scores * 4);
+  w.end = operand_type_ == dt::bf16 ? w.probs + align(scores * 2) : w.probs;
+  return w;
+}
+
 size_t MultiHeadAttention::work_floats(int len) const {
-  return static_cast<size_t>(4) * len * hidden_ + static_cast<size_t>(heads_) * len * len;
+  return work_layout(len).end / sizeof(float);
 }
 
 std::shared_ptr<const MultiHeadAttention::Primitives> MultiHeadAttention::primitives(
     int len) const {
   return cache_.get(len, [&] {
+    // 1/sqrt(dh) is applied to Q while it is copied (per-part scales {s, 1, 1} over dim 0):
+    // as a matmul output scale it slowed the bf16 scores matmul down.
+    dnnl::primitive_attr split_attr = base_attr();
+    const float s = 1.0f / std::sqrt(static_cast<float>(head_dim_));
+    split_attr.set_output_scales(1 << 0, {s, 1.f, 1.f});
     dnnl::reorder::primitive_desc split_pd(engine_, qkv_rows_desc(len), engine_,
-                                           qkv_dense_desc(len), base_attr());
-    dnnl::primitive_attr scaled = base_attr();
-    scaled.set_output_scales(0, {1.0f / std::sqrt(static_cast<float>(head_dim_))});
+                                           qkv_dense_desc(len), split_attr);
+    const int g = group_heads(len);
     dnnl::matmul::primitive_desc scores_pd(
-        dnnl::matmul::desc(head_desc(len), key_transposed_desc(len), scores_desc(len)), scaled,
-        engine_);
-    dnnl::softmax_forward::primitive_desc softmax_pd(
-        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, scores_desc(len), 2),
+        dnnl::matmul::desc(head_desc(g, len, operand_type_), key_transposed_desc(g, len),
+                           scores_desc(g, len)),
+        base_attr(), engine_);
+    dnnl::softmax_v2_forward::primitive_desc softmax_pd(
+        dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference,
+                                       dnnl::algorithm::softmax_accurate, scores_desc(g, len),
+                                       probs_desc(g, len), 2),
         base_attr(), engine_);
     dnnl::matmul::primitive_desc context_pd(
-        dnnl::matmul::desc(scores_desc(len), head_desc(len), head_desc(len)), base_attr(),
-        engine_);
-    dnnl::reorder::primitive_desc merge_pd(engine_, head_desc(len), engine_,
+        dnnl::matmul::desc(probs_desc(g, len), head_desc(g, len, operand_type_),
+                           head_desc(g, len, dt::f32)),
+        base_attr(), engine_);
+    dnnl::reorder::primitive_desc merge_pd(engine_, head_desc(heads_, len, dt::f32), engine_,
                                            context_rows_desc(len), base_attr());
     const size_t scratch = std::max({split_pd.scratchpad_desc().get_size(),
                                      scores_pd.scratchpad_desc().get_size(),
@@ -76,23 +115,36 @@ std::shared_ptr<const MultiHeadAttention::Primitives> MultiHeadAttention::primit
                                      context_pd.scratchpad_desc().get_size(),
                                      merge_pd.scratchpad_desc().get_size()});
     return Primitives{dnnl::reorder(split_pd), dnnl::matmul(scores_pd),
-                      dnnl::softmax_forward(softmax_pd), dnnl::matmul(context_pd),
+                      dnnl::softmax_v2_forward(softmax_pd), dnnl::matmul(context_pd),
                       dnnl::reorder(merge_pd), scratch};
   });
 }
 
 MultiHeadAttention::Bound MultiHeadAttention::bind(int len, float* qkv, float* work,
                                                    float* context) const {
-  const size_t part = static_cast<size_t>(len) * hidden_;  // one of Q, K, V: heads * L * dh
+  const WorkLayout w = work_layout(len);
+  auto* base = reinterpret_cast<char*>(work);
+  // Q, K, V back to back, each heads * L * dh elements.
+  const size_t part_bytes = static_cast<size_t>(len) * hidden_ * (operand_type_ == dt::bf16 ? 2 : 4);
+  const int g = group_heads(len);
+  const size_t group_bytes = part_bytes / (heads_ / g);  // g heads of one of Q, K, V
+  const size_t group_context_bytes = static_cast<size_t>(g) * len * head_dim_ * 4;
   Bound b;
   b.prims = primitives(len);
   b.qkv_rows = memory(qkv_rows_desc(len), engine_, qkv);
-  b.qkv_dense = memory(qkv_dense_desc(len), engine_, work);  // Q, K, V back to back
-  b.q = memory(head_desc(len), engine_, work);
-  b.k = memory(key_transposed_desc(len), engine_, work + part);
-  b.v = memory(head_desc(len), engine_, work + 2 * part);
-  b.context = memory(head_desc(len), engine_, work + 3 * part);
-  b.scores = memory(scores_desc(len), engine_, work + 4 * part);
+  b.qkv_dense = memory(qkv_dense_desc(len), engine_, base + w.qkv_dense);
+  for (int h = 0; h < heads_ / g; ++h) {
+    char* q = base + w.qkv_dense + h * group_bytes;
+    b.groups.push_back(Bound::Group{
+        memory(head_desc(g, len, operand_type_), engine_, q),
+        memory(key_transposed_desc(g, len), engine_, q + part_bytes),
+        memory(head_desc(g, len, operand_type_), engine_, q + 2 * part_bytes),
+        memory(head_desc(g, len, dt::f32), engine_, base + w.context + h * group_context_bytes)});
+  }
+  b.context = memory(head_desc(heads_, len, dt::f32), engine_, base + w.context);
+  b.scores = memory(scores_desc(g, len), engine_, base + w.scores);
+  b.probs = operand_type_ == dt::bf16 ? memory(probs_desc(g, len), engine_, base + w.probs)
+                                      : b.scores;  // in place
   b.context_rows = memory(context_rows_desc(len), engine_, context);
   return b;
 }
@@ -103,14 +155,17 @@ void MultiHeadAttention::run(const Bound& b, const dnnl::stream& stream,
   execute(p.split, stream,
           {{DNNL_ARG_FROM, &b.qkv_rows}, {DNNL_ARG_TO, &b.qkv_dense},
            {DNNL_ARG_SCRATCHPAD, &scratch}});
-  execute(p.scores, stream,
-          {{DNNL_ARG_SRC, &b.q}, {DNNL_ARG_WEIGHTS, &b.k}, {DNNL_ARG_DST, &b.scores},
-           {DNNL_ARG_SCRATCHPAD, &scratch}});
-  execute(p.softmax, stream,
-          {{DNNL_ARG_SRC, &b.scores}, {DNNL_ARG_DST, &b.scores}, {DNNL_ARG_SCRATCHPAD, &scratch}});
-  execute(p.context, stream,
-          {{DNNL_ARG_SRC, &b.scores}, {DNNL_ARG_WEIGHTS, &b.v}, {DNNL_ARG_DST, &b.context},
-           {DNNL_ARG_SCRATCHPAD, &scratch}});
+  for (const Bound::Group& grp : b.groups) {
+    execute(p.scores, stream,
+            {{DNNL_ARG_SRC, &grp.q}, {DNNL_ARG_WEIGHTS, &grp.k}, {DNNL_ARG_DST, &b.scores},
+             {DNNL_ARG_SCRATCHPAD, &scratch}});
+    execute(p.softmax, stream,
+            {{DNNL_ARG_SRC, &b.scores}, {DNNL_ARG_DST, &b.probs},
+             {DNNL_ARG_SCRATCHPAD, &scratch}});
+    execute(p.context, stream,
+            {{DNNL_ARG_SRC, &b.probs}, {DNNL_ARG_WEIGHTS, &grp.v}, {DNNL_ARG_DST, &grp.context},
+             {DNNL_ARG_SCRATCHPAD, &scratch}});
+  }
   execute(p.merge, stream,
           {{DNNL_ARG_FROM, &b.context}, {DNNL_ARG_TO, &b.context_rows},
            {DNNL_ARG_SCRATCHPAD, &scratch}});

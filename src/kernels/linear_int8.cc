@@ -1,10 +1,13 @@
 // INT8 linear layer: s8 weights with per-output-channel scales, u8 activations quantized per
 // call (per tensor, with a zero point), F32 output.
 //
-// The scales are a per-call binary-mul post-op, not oneDNN's runtime output scales: with runtime
-// output scales oneDNN 2.6 drops from its brgemm (AMX / VNNI) kernels to a plain jit gemm over
-// unpacked weights. The post-op chain is dst = act(acc * (scale_x * scale_w[n]) + b[n]); all
-// operands are runtime tensors, so one primitive per shape serves every layer.
+// oneDNN runs the bare u8 x s8 -> s32 matmul, with no attributes at all, and
+// dequantize_s32 (linear_quant.h) then does everything else in one pass over the output:
+// zero-point correction, scale_x * scale_w[n], bias, GELU. Why not oneDNN's own attributes:
+// in oneDNN 2.6 runtime output scales move the matmul off its brgemm (AMX / VNNI) kernels,
+// and the replacement (scales and bias as binary post-ops, zero point as an attribute) made
+// the GEMMs 2-2.5x slower than the bare matmul at BERT-base shapes. The zero point is removed
+// exactly, in integers: Σ_k (q_x - zp) q_w[n, k] = acc - zp · colsum[n].
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -26,21 +29,20 @@ class Int8Linear final : public Linear::Impl {
  public:
   Int8Linear(const dnnl::engine& engine, GemmCache* cache, const int8_t* weight,
              const float* scales, const float* bias, int out, int in, Activation act)
-      : engine_(engine), cache_(cache), in_(in), out_(out), act_(act), has_bias_(bias != nullptr),
-        weight_scales_(scales, scales + out) {
+      : engine_(engine), cache_(cache), in_(in), out_(out), act_(act),
+        weight_scales_(scales, scales + out), colsum_(out, 0) {
+    if (bias) bias_.assign(bias, bias + out);
+    for (int n = 0; n < out; ++n) {
+      const int8_t* row = weight + static_cast<size_t>(n) * in;
+      for (int k = 0; k < in; ++k) colsum_[n] += row[k];
+    }
     const memory::desc torch_layout({in, out}, dt::s8, tag::ba);
     const memory::desc any({in, out}, dt::s8, tag::any);
-    // The packed layout may carry compensation terms (for the src zero point), which the
-    // reorder computes from the weights.
     weights_ = memory(make_desc(kLayoutProbeRows, any).weights_desc(), engine_);
     memory src(torch_layout, engine_, const_cast<int8_t*>(weight));
     dnnl::stream stream(engine_);
     dnnl::reorder(src, weights_).execute(stream, src, weights_);
     stream.wait();
-    if (has_bias_) {
-      bias_ = memory(memory::desc({1, out}, dt::f32, tag::ab), engine_);
-      std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * static_cast<size_t>(out));
-    }
   }
 
   LinearPrecision precision() const override { return LinearPrecision::kInt8; }
@@ -48,7 +50,8 @@ class Int8Linear final : public Linear::Impl {
   int out_features() const override { return out_; }
 
   std::shared_ptr<const GemmPrimitive> primitive(int64_t rows) const override {
-    const GemmKey key{rows, in_, out_, linear_cache_tag(LinearPrecision::kInt8, act_, has_bias_)};
+    const GemmKey key{rows, in_, out_,
+                      linear_cache_tag(LinearPrecision::kInt8, act_, !bias_.empty())};
     return cache_->get(key, [&] {
       auto pd = make_desc(rows, weights_.get_desc());
       return GemmPrimitive{dnnl::matmul(pd), own_bytes(rows) + pd.scratchpad_desc().get_size()};
@@ -58,69 +61,54 @@ class Int8Linear final : public Linear::Impl {
   void run(const GemmPrimitive& gemm, const dnnl::stream& stream, const memory& src,
            const memory& dst, const memory& scratch) const override {
     const int64_t rows = src.get_desc().dims()[0];
-    // Scratch layout: [u8 src][combined scales, out floats][zero point][oneDNN scratchpad].
+    // Scratch layout: [u8 src][combined scales, out floats][zp · colsum, out s32][scratchpad].
     auto* base = static_cast<uint8_t*>(scratch.get_data_handle());
     uint8_t* q = base;
     auto* scales = reinterpret_cast<float*>(base + src_bytes(rows));
-    auto* zp = reinterpret_cast<int32_t*>(base + src_bytes(rows) + align64(out_ * 4));
+    auto* zp_colsum = reinterpret_cast<int32_t*>(base + src_bytes(rows) + align64(out_ * 4));
 
     const ActivationQuant a = quantize_activations_u8(
         static_cast<const float*>(src.get_data_handle()), static_cast<size_t>(rows) * in_, q);
-    for (int n = 0; n < out_; ++n) scales[n] = a.scale * weight_scales_[n];
-    *zp = a.zero_point;
+    for (int n = 0; n < out_; ++n) {
+      scales[n] = a.scale * weight_scales_[n];
+      zp_colsum[n] = a.zero_point * colsum_[n];
+    }
 
+    // The s32 accumulators go straight into dst (4-byte elements, same layout), and are
+    // turned into F32 outputs in place.
     const memory m_src(memory::desc({rows, in_}, dt::u8, tag::ab), engine_, q);
-    const memory m_scales(memory::desc({1, out_}, dt::f32, tag::ab), engine_, scales);
-    const memory m_zp(memory::desc({1}, dt::s32, tag::a), engine_, zp);
+    const memory m_acc(memory::desc({rows, out_}, dt::s32, tag::ab), engine_,
+                       dst.get_data_handle());
     const size_t pad_bytes = std::max<size_t>(gemm.scratch_bytes - own_bytes(rows), 1);
     const memory m_scratch(memory::desc({static_cast<int64_t>(pad_bytes)}, dt::u8, tag::a),
                            engine_, base + own_bytes(rows));
-    if (has_bias_) {
-      execute(gemm.prim, stream,
-              {{DNNL_ARG_SRC, &m_src}, {DNNL_ARG_WEIGHTS, &weights_}, {DNNL_ARG_DST, &dst},
-               {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, &m_zp},
-               {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &m_scales},
-               {DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, &bias_},
-               {DNNL_ARG_SCRATCHPAD, &m_scratch}});
-    } else {
-      execute(gemm.prim, stream,
-              {{DNNL_ARG_SRC, &m_src}, {DNNL_ARG_WEIGHTS, &weights_}, {DNNL_ARG_DST, &dst},
-               {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, &m_zp},
-               {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, &m_scales},
-               {DNNL_ARG_SCRATCHPAD, &m_scratch}});
-    }
+    execute(gemm.prim, stream,
+            {{DNNL_ARG_SRC, &m_src}, {DNNL_ARG_WEIGHTS, &weights_}, {DNNL_ARG_DST, &m_acc},
+             {DNNL_ARG_SCRATCHPAD, &m_scratch}});
+    auto* out = static_cast<float*>(dst.get_data_handle());
+    dequantize_s32(reinterpret_cast<const int32_t*>(out), rows, out_, zp_colsum, scales,
+                   bias_.empty() ? nullptr : bias_.data(), act_ == Activation::kGelu, out);
   }
 
  private:
   size_t src_bytes(int64_t rows) const { return align64(static_cast<size_t>(rows) * in_); }
-  size_t own_bytes(int64_t rows) const { return src_bytes(rows) + align64(out_ * 4) + 64; }
+  size_t own_bytes(int64_t rows) const { return src_bytes(rows) + 2 * align64(out_ * 4); }
 
   dnnl::matmul::primitive_desc make_desc(int64_t rows, const memory::desc& weights) const {
-    dnnl::primitive_attr attr = base_attr();
-    attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
-    dnnl::post_ops ops;
-    ops.append_binary(dnnl::algorithm::binary_mul, memory::desc({1, out_}, dt::f32, tag::ab));
-    if (has_bias_) {
-      ops.append_binary(dnnl::algorithm::binary_add,
-                        memory::desc({1, out_}, dt::f32, tag::ab));
-    }
-    if (act_ == Activation::kGelu) {
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
-    }
-    attr.set_post_ops(ops);
     const memory::desc src({rows, in_}, dt::u8, tag::ab);
-    const memory::desc dst({rows, out_}, dt::f32, tag::ab);
-    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), attr, engine_);
+    const memory::desc dst({rows, out_}, dt::s32, tag::ab);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), base_attr(),
+                                        engine_);
   }
 
   dnnl::engine engine_;
   GemmCache* cache_;
   int in_, out_;
   Activation act_;
-  bool has_bias_;
   std::vector<float> weight_scales_;
-  memory weights_;  // packed s8 (+ compensation), owned by oneDNN
-  memory bias_;     // [1 x out] f32
+  std::vector<int32_t> colsum_;  // Σ_k q_w[n, k], for the zero-point correction
+  std::vector<float> bias_;      // [out], empty without bias
+  memory weights_;               // packed s8, owned by oneDNN
 };
 
 }  // namespace

@@ -8,6 +8,10 @@
 #include <cstring>
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
+// GCC 12's unmasked AVX-512 intrinsics start from _mm512_undefined_*(), which -Wuninitialized
+// reports at every inlined use; the values are fully defined (see vec_avx512.h).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #define TANZHEN_LINEAR_AVX512 1
 #endif
@@ -71,7 +75,12 @@ std::vector<float> bf16_to_f32(const uint16_t* x, size_t n) {
 
 namespace {
 
-void min_max(const float* x, size_t n, float* lo_out, float* hi_out) {
+// Elements per parallel block of the activation kernels: small work runs on one thread
+// (waking the OpenMP team costs more than it saves below ~64k elements).
+constexpr size_t kBlock = 16384;
+constexpr size_t kParallelMin = 65536;
+
+void min_max_block(const float* x, size_t n, float* lo_out, float* hi_out) {
   float lo = 0.f, hi = 0.f;  // the range always contains 0
   size_t i = 0;
 #ifdef TANZHEN_LINEAR_AVX512
@@ -92,15 +101,22 @@ void min_max(const float* x, size_t n, float* lo_out, float* hi_out) {
   *hi_out = hi;
 }
 
-}  // namespace
+void min_max(const float* x, size_t n, float* lo_out, float* hi_out) {
+  const int64_t blocks = static_cast<int64_t>((n + kBlock - 1) / kBlock);
+  float lo = 0.f, hi = 0.f;
+#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (n >= kParallelMin)
+  for (int64_t b = 0; b < blocks; ++b) {
+    float l, h;
+    const size_t begin = static_cast<size_t>(b) * kBlock;
+    min_max_block(x + begin, std::min(kBlock, n - begin), &l, &h);
+    lo = std::min(lo, l);
+    hi = std::max(hi, h);
+  }
+  *lo_out = lo;
+  *hi_out = hi;
+}
 
-ActivationQuant quantize_activations_u8(const float* x, size_t n, uint8_t* q) {
-  float lo, hi;
-  min_max(x, n, &lo, &hi);
-  ActivationQuant a;
-  a.scale = hi > lo ? (hi - lo) / 255.f : 1.f;
-  a.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / a.scale), 0.f, 255.f));
-  const float inv = 1.f / a.scale, zp = static_cast<float>(a.zero_point);
+void quantize_block(const float* x, size_t n, float inv, float zp, uint8_t* q) {
   size_t i = 0;
 #ifdef TANZHEN_LINEAR_AVX512
   const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(zp);
@@ -116,7 +132,114 @@ ActivationQuant quantize_activations_u8(const float* x, size_t n, uint8_t* q) {
     const float v = std::clamp(std::fmaf(x[i], inv, zp), 0.f, 255.f);
     q[i] = static_cast<uint8_t>(std::nearbyint(v));
   }
+}
+
+}  // namespace
+
+ActivationQuant quantize_activations_u8(const float* x, size_t n, uint8_t* q) {
+  float lo, hi;
+  min_max(x, n, &lo, &hi);
+  ActivationQuant a;
+  a.scale = hi > lo ? (hi - lo) / 255.f : 1.f;
+  a.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / a.scale), 0.f, 255.f));
+  const float inv = 1.f / a.scale, zp = static_cast<float>(a.zero_point);
+  const int64_t blocks = static_cast<int64_t>((n + kBlock - 1) / kBlock);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const size_t begin = static_cast<size_t>(b) * kBlock;
+    quantize_block(x + begin, std::min(kBlock, n - begin), inv, zp, q + begin);
+  }
   return a;
+}
+
+namespace {
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7): with t = 1 / (1 + p|x|),
+// erf(|x|) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-x^2).
+constexpr float kErfP = 0.3275911f, kA1 = 0.254829592f, kA2 = -0.284496736f,
+                kA3 = 1.421413741f, kA4 = -1.453152027f, kA5 = 1.061405429f;
+constexpr float kInvSqrt2 = 0.70710678118654752f;
+
+#ifdef TANZHEN_LINEAR_AVX512
+// e^x for x <= 0 (the erf term), relative error ~2e-7: x = k ln2 + r, |r| <= ln2 / 2, e^r by
+// its degree-6 Taylor polynomial, times 2^k through scalef (which also flushes to 0 below).
+__m512 exp_nonpositive(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.f));
+  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187e-06f), r);
+  __m512 p = _mm512_set1_ps(1.f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  return _mm512_scalef_ps(p, k);
+}
+
+__m512 gelu_erf_v(__m512 x) {
+  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(kInvSqrt2));
+  const __m512 az = _mm512_abs_ps(z);
+  // t = 1 / d by rcp14 plus one Newton step (relative error ~1e-8; a division costs 4x more).
+  const __m512 d = _mm512_fmadd_ps(az, _mm512_set1_ps(kErfP), _mm512_set1_ps(1.f));
+  __m512 t = _mm512_rcp14_ps(d);
+  t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.f)));
+  __m512 poly = _mm512_set1_ps(kA5);
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA4));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA3));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA2));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA1));
+  poly = _mm512_mul_ps(poly, t);
+  const __m512 e = exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
+  // erfc(|z|) = poly · e; 1 + erf(z) is 2 - erfc(|z|) for z >= 0 and erfc(|z|) for z < 0.
+  const __m512 erfc_abs = _mm512_mul_ps(poly, e);
+  const __mmask16 neg = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
+  const __m512 one_plus_erf = _mm512_mask_blend_ps(
+      neg, _mm512_sub_ps(_mm512_set1_ps(2.f), erfc_abs), erfc_abs);
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), one_plus_erf);
+}
+#endif
+
+}  // namespace
+
+float gelu_erf(float x) {
+#ifdef TANZHEN_LINEAR_AVX512
+  return _mm512_cvtss_f32(gelu_erf_v(_mm512_set1_ps(x)));
+#else
+  const float z = x * kInvSqrt2, az = std::fabs(z);
+  const float t = 1.f / (1.f + kErfP * az);
+  const float erfc_abs = t * (kA1 + t * (kA2 + t * (kA3 + t * (kA4 + t * kA5)))) * std::exp(-az * az);
+  return 0.5f * x * (z < 0 ? erfc_abs : 2.f - erfc_abs);
+#endif
+}
+
+void dequantize_s32(const int32_t* acc, int64_t rows, int cols, const int32_t* zp_colsum,
+                    const float* scales, const float* bias, bool gelu, float* out) {
+#pragma omp parallel for schedule(static) if (rows * cols >= static_cast<int64_t>(kParallelMin))
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t* a = acc + r * cols;
+    float* o = out + r * cols;
+    int n = 0;
+#ifdef TANZHEN_LINEAR_AVX512
+    for (; n < cols; n += 16) {
+      // Masked tail: the same code for the last partial vector.
+      const __mmask16 m = cols - n >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cols - n)) - 1u);
+      const __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, a + n),
+                                         _mm512_maskz_loadu_epi32(m, zp_colsum + n));
+      __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(m, scales + n));
+      if (bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, bias + n));
+      if (gelu) y = gelu_erf_v(y);
+      _mm512_mask_storeu_ps(o + n, m, y);
+    }
+#endif
+    for (; n < cols; ++n) {
+      float y = static_cast<float>(a[n] - zp_colsum[n]) * scales[n];
+      if (bias) y += bias[n];
+      o[n] = gelu ? gelu_erf(y) : y;
+    }
+  }
 }
 
 void convert_to_bf16(const float* x, size_t n, uint16_t* out) {

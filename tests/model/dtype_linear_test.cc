@@ -1,6 +1,7 @@
 // Reduced-precision linear layers against an exact (double) reference on random data, and the
 // quantization formats they rely on, checked by hand.
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -143,6 +144,41 @@ TEST(LinearQuant, Bf16RoundsToNearestEven) {
   std::vector<uint16_t> fast(x.size());
   convert_to_bf16(x.data(), x.size(), fast.data());
   EXPECT_EQ(fast, to_bf16(x.data(), x.size()));
+}
+
+TEST(LinearQuant, GeluErfMatchesStdErf) {
+  // The INT8 epilogue's GELU, against 0.5 x (1 + erf(x / sqrt 2)) in double.
+  for (float x = -12.f; x <= 12.f; x += 0.01f) {
+    const double ref = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    EXPECT_NEAR(gelu_erf(x), ref, 3e-7 * std::max(1.0, std::fabs(static_cast<double>(x)))) << x;
+  }
+  EXPECT_NEAR(gelu_erf(-100.f), 0.f, 1e-30);
+  EXPECT_FLOAT_EQ(gelu_erf(100.f), 100.f);
+}
+
+TEST(LinearQuant, DequantizeS32ByHand) {
+  // 2 rows x 19 columns (one full vector and a tail), in place as the layers use it.
+  const int cols = 19;
+  std::vector<int32_t> zpc(cols), acc(2 * cols);
+  std::vector<float> scales(cols), bias(cols);
+  for (int n = 0; n < cols; ++n) {
+    zpc[n] = 10 * n;
+    scales[n] = 0.5f + n;
+    bias[n] = -1.f * n;
+    acc[n] = 10 * n + 2;         // (acc - zpc) = 2
+    acc[cols + n] = 10 * n - 4;  // -4
+  }
+  std::vector<float> out(acc.size());
+  std::memcpy(out.data(), acc.data(), acc.size() * 4);
+  dequantize_s32(reinterpret_cast<const int32_t*>(out.data()), 2, cols, zpc.data(), scales.data(),
+                 bias.data(), false, out.data());
+  for (int n = 0; n < cols; ++n) {
+    EXPECT_FLOAT_EQ(out[n], 2 * scales[n] + bias[n]);
+    EXPECT_FLOAT_EQ(out[cols + n], -4 * scales[n] + bias[n]);
+  }
+  std::vector<float> g(cols);
+  dequantize_s32(acc.data(), 1, cols, zpc.data(), scales.data(), nullptr, true, g.data());
+  for (int n = 0; n < cols; ++n) EXPECT_FLOAT_EQ(g[n], gelu_erf(2 * scales[n]));
 }
 
 }  // namespace

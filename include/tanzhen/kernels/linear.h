@@ -5,8 +5,8 @@
 //          bf16 x bf16 matmul accumulates and writes F32, bias and GELU fused as post-ops.
 //   kInt8  weights s8 with per-output-channel scales (linear_quant.h); each call quantizes x
 //          per tensor to u8 with a zero point; oneDNN's u8 x s8 matmul (VNNI / AMX) accumulates
-//          in s32 and writes F32 through runtime output scales scale_x * scale_w[n], then bias
-//          (a binary-add post-op, so it is added after the scales) and GELU.
+//          in s32 (no attributes: its fastest kernels); one fused pass then removes the zero
+//          point, applies scale_x * scale_w[n], bias and GELU (dequantize_s32).
 // Inputs and outputs are F32 at every precision: only the GEMM changes. The per-call operand
 // (u8 / bf16 copy of x, the combined scales) lives in the caller's scratch memory, whose size
 // primitive(rows)->scratch_bytes includes it, so concurrent calls share nothing.

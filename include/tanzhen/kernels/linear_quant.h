@@ -40,6 +40,17 @@ struct ActivationQuant {
 };
 ActivationQuant quantize_activations_u8(const float* x, size_t n, uint8_t* q);
 
+// The INT8 layers' epilogue, on oneDNN's plain s32 accumulators acc = Σ q_x · q_w:
+//   out[r, n] = act((acc[r, n] - zp_colsum[n]) · scales[n] + bias[n])
+// zp_colsum[n] = zero_point · Σ_k q_w[n, k] removes the activation zero point exactly (in
+// integers); scales[n] = scale_x · scale_w[n]; bias may be null; gelu selects the erf GELU.
+// `out` may alias `acc` (both 4-byte elements, same layout), which is how the layers use it.
+void dequantize_s32(const int32_t* acc, int64_t rows, int cols, const int32_t* zp_colsum,
+                    const float* scales, const float* bias, bool gelu, float* out);
+
+// GELU (erf form) of one float, as dequantize_s32 computes it (|error| < 3e-7 · max(1, |x|)).
+float gelu_erf(float x);
+
 // Rounds n floats to BF16 (the GEMM operand of the BF16 layers); AVX512-BF16 when available.
 void convert_to_bf16(const float* x, size_t n, uint16_t* out);
 
