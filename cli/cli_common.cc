@@ -11,12 +11,31 @@
 #include <fstream>
 #include <iostream>
 
+#include <CLI/CLI.hpp>
+
 #include "tanzhen/error.h"
 #include "tanzhen/text/utf8.h"
 
 namespace tanzhen::cli {
 
 namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------
+// Encoder options
+
+void add_dtype_option(CLI::App& app, std::string* dtype) {
+  app.add_option("--dtype", *dtype,
+                 "Encoder precision: fp32 (default), bf16, int8 (pre-quantized models run at "
+                 "their stored precision)")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+}
+
+EncoderOptions encoder_options(const std::string& dtype, int threads) {
+  EncoderOptions opts;
+  opts.threads = threads;
+  opts.dtype = parse_compute_type(dtype);
+  return opts;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Model folder

@@ -8,7 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "tanzhen/model/bert.h"
+
+namespace CLI {
+class App;
+}
+
 namespace tanzhen::cli {
+
+// --dtype fp32|bf16|int8 (default fp32), the encoder precision, for every command that loads a
+// model; a pre-quantized model folder runs at its stored precision whatever the flag says.
+void add_dtype_option(CLI::App& app, std::string* dtype);
+// The one place that maps --dtype and --threads to the encoder.
+EncoderOptions encoder_options(const std::string& dtype, int threads);
 
 // Ordered, so that output records keep their input fields first, in their order.
 using json = nlohmann::ordered_json;

@@ -162,14 +162,6 @@ int run_cost_only(const BenchCliOptions& o) {
 // ---------------------------------------------------------------------------------------------
 // Engine
 
-// The one place that maps --dtype to the encoder.
-EncoderOptions encoder_options(const std::string& dtype, int threads) {
-  EncoderOptions opts;
-  opts.threads = threads;
-  opts.dtype = parse_compute_type(dtype);
-  return opts;
-}
-
 // Best GFLOP/s of oneDNN's sgemm at M=256, K=768, N=3072 (the shape of BERT-base's FFN).
 double measure_gemm_peak(int threads) {
   constexpr int M = 256, K = 768, N = 3072;
@@ -413,8 +405,7 @@ const RegisterCommand kRegister{
     [](CLI::App& app) -> std::function<int()> {
       auto o = std::make_shared<BenchCliOptions>();
       app.add_option("-m,--model", o->model_dir, "Model folder (default: the default NER model, zh-ner-small)");
-      app.add_option("--dtype", o->dtype, "Encoder precision: fp32 (default), bf16, int8")
-          ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+      add_dtype_option(app, &o->dtype);
       app.add_option("--shape", o->shapes, "Batch x length shapes (default 1x32,1x128,1x302,8x32,8x128)");
       app.add_option("--iters", o->iters, "Timed calls per shape (default 20)");
       app.add_option("--warmup", o->warmup, "Untimed calls per shape first (default 3)");

@@ -39,6 +39,7 @@ struct EvalCliOptions {
   bool json_output = false;
   size_t limit = 0;
   int threads = 0;
+  std::string dtype = "fp32";
   size_t batch_size = 32;
   double mask_rate = 0.15;
   uint32_t seed = 1;
@@ -64,12 +65,13 @@ struct Throughput {
                 {"sentences_per_s", seconds > 0 ? sentences / seconds : 0.0},
                 {"chars_per_s", seconds > 0 ? chars / seconds : 0.0},
                 {"threads", effective_threads(o)},
+                {"dtype", o.dtype},
                 {"batch_size", o.batch_size}};
   }
   void print(const EvalCliOptions& o) const {
-    std::printf("throughput: %.2f s, %.1f sentences/s, %.0f chars/s (threads %d, batch %zu)\n", seconds,
-                seconds > 0 ? sentences / seconds : 0.0, seconds > 0 ? chars / seconds : 0.0, effective_threads(o),
-                o.batch_size);
+    std::printf("throughput: %.2f s, %.1f sentences/s, %.0f chars/s (threads %d, batch %zu, dtype %s)\n",
+                seconds, seconds > 0 ? sentences / seconds : 0.0, seconds > 0 ? chars / seconds : 0.0,
+                effective_threads(o), o.batch_size, o.dtype.c_str());
   }
 };
 
@@ -91,7 +93,7 @@ int eval_ner(const EvalCliOptions& o) {
   const TypeMap type_map = TypeMap::parse(o.map_spec);
   std::vector<NerExample> examples = read_ner_examples(o.data, o.limit);
   if (examples.empty()) fail("bad_data", o.data + " holds no examples");
-  auto pipeline = NerPipeline::load(resolve_model_dir(o.model_dir, "zh-ner-small"), EncoderOptions{o.threads});
+  auto pipeline = NerPipeline::load(resolve_model_dir(o.model_dir, "zh-ner-small"), encoder_options(o.dtype, o.threads));
 
   EntityScorer scorer;
   Throughput tp;
@@ -173,7 +175,7 @@ int eval_fill_mask(const EvalCliOptions& o) {
   if (!(o.mask_rate > 0 && o.mask_rate <= 1)) fail("invalid_option", "--mask-rate must be in (0, 1]");
   std::vector<std::string> sentences = read_sentences(o.data, o.limit);
   if (sentences.empty()) fail("bad_data", o.data + " holds no sentences");
-  auto pipeline = FillMaskPipeline::load(resolve_model_dir(o.model_dir, "zh-mlm-small"), EncoderOptions{o.threads});
+  auto pipeline = FillMaskPipeline::load(resolve_model_dir(o.model_dir, "zh-mlm-small"), encoder_options(o.dtype, o.threads));
   const BertTokenizer& tok = pipeline->tokenizer();
   const std::string& mask = tok.config().mask_token;
 
@@ -279,6 +281,7 @@ const RegisterCommand kRegister{
       app.add_flag("--json", o->json_output, "Print one JSON object instead of a table");
       app.add_option("--limit", o->limit, "Evaluate the first N examples only (default: all)");
       app.add_option("--threads", o->threads, "Encoder threads (default: all cores)");
+      add_dtype_option(app, &o->dtype);
       app.add_option("--batch-size", o->batch_size, "Texts per pipeline call (default 32)")->check(CLI::Range(1, 4096));
       app.add_option("--mask-rate", o->mask_rate, "fill-mask: share of maskable characters masked (default 0.15)");
       app.add_option("--seed", o->seed, "fill-mask: random seed of the masks (default 1)");

@@ -14,6 +14,7 @@ struct FillMaskCliOptions {
   std::string model_dir;
   IoOptions io;
   int top_k = 5, threads = 0;
+  std::string dtype = "fp32";
   std::string targets;
   bool emit_tokens = false, emit_logits = false, truncate = false;
 };
@@ -61,7 +62,7 @@ int run_fill_mask(const FillMaskCliOptions& o) {
   opts.truncate = o.truncate;
   opts.keep_encoding = o.emit_tokens;
   opts.keep_logits = o.emit_logits;
-  auto pipeline = FillMaskPipeline::load(resolve_model_dir(o.model_dir, "zh-mlm-small"), EncoderOptions{o.threads});
+  auto pipeline = FillMaskPipeline::load(resolve_model_dir(o.model_dir, "zh-mlm-small"), encoder_options(o.dtype, o.threads));
   return run_records(o.io, [&](const std::vector<std::string>& texts) {
     std::vector<FillMaskResult> results = pipeline->run(texts, opts);
     std::vector<json> out;
@@ -87,6 +88,7 @@ const RegisterCommand kRegister{
       app.add_flag("--emit-logits", o->emit_logits, "Add top_logits: the 10 best [id, logit] per mask");
       app.add_flag("--truncate", o->truncate, "Cut long texts at the model's maximum length");
       app.add_option("--threads", o->threads, "Encoder threads (default: all cores)");
+      add_dtype_option(app, &o->dtype);
       app.add_option("--batch-size", o->io.batch_size, "Records per batch (default 32)");
       return [o, &app] {
         o->io.has_text = app.count("text") > 0;

@@ -15,6 +15,7 @@ struct NerCliOptions {
   IoOptions io;
   bool emit_tokens = false, emit_logits = false, truncate = false;
   int window = 0, stride = 0, threads = 0;
+  std::string dtype = "fp32";
   std::string aggregation = "first";
   std::string offsets = "codepoint";
 };
@@ -62,7 +63,7 @@ int run_ner(const NerCliOptions& o) {
   opts.keep_encoding = o.emit_tokens;
   opts.keep_logits = o.emit_logits;
   const OffsetUnit unit = parse_offset_unit(o.offsets);
-  auto pipeline = NerPipeline::load(resolve_model_dir(o.model_dir, "zh-ner-small"), EncoderOptions{o.threads});
+  auto pipeline = NerPipeline::load(resolve_model_dir(o.model_dir, "zh-ner-small"), encoder_options(o.dtype, o.threads));
   return run_records(o.io, [&](const std::vector<std::string>& texts) {
     std::vector<NerResult> results = pipeline->run(texts, opts);
     std::vector<json> out;
@@ -88,6 +89,7 @@ const RegisterCommand kRegister{
       app.add_option("--aggregation", o->aggregation, "Sub-word aggregation: first (default), simple, average, max");
       app.add_option("--offsets", o->offsets, "Unit of entity start/end (and token offsets): codepoint (default), utf8, utf16");
       app.add_option("--threads", o->threads, "Encoder threads (default: all cores)");
+      add_dtype_option(app, &o->dtype);
       app.add_option("--batch-size", o->io.batch_size, "Records per batch (default 32)");
       return [o, &app] {
         o->io.has_text = app.count("text") > 0;

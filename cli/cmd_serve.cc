@@ -26,6 +26,7 @@ struct ServeFlags {
   std::string host = "127.0.0.1";
   int port = 8080;
   int threads = 0;
+  std::string dtype = "fp32";
   int io_threads = 2;
   size_t max_batch_tokens = 4096;
   int max_wait_ms = 2;
@@ -91,8 +92,7 @@ int serve(const ServeFlags& f) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(f.log_level));
 
-  EncoderOptions enc;
-  enc.threads = f.threads;
+  const EncoderOptions enc = encoder_options(f.dtype, f.threads);
   std::optional<server::NerService> ner;
   if (std::string dir = model_dir(f.ner_dir, "zh-ner-small", "NER", "ner"); !dir.empty()) {
     std::shared_ptr<NerPipeline> p = NerPipeline::load(dir, enc);
@@ -175,6 +175,7 @@ const RegisterCommand kServe{
       app.add_option("--port", f->port, "port (0 = any free port; printed on stdout)")
           ->capture_default_str()
           ->check(CLI::Range(0, 65535));
+      add_dtype_option(app, &f->dtype);
       app.add_option("--threads", f->threads, "compute threads per model (0 = all cores)")
           ->capture_default_str()
           ->check(CLI::NonNegativeNumber);

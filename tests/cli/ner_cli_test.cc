@@ -57,6 +57,26 @@ TEST(NerCli, EntitiesMatchTheLibrary) {
   }
 }
 
+TEST(NerCli, DtypeSelectsTheEncoderPrecision) {
+  // Each --dtype gives what the library gives at that precision (scores differ from fp32's).
+  for (const char* dtype : {"bf16", "int8"}) {
+    CliRun r = run_cli({"ner", "-m", kNer, "--dtype", dtype, kText});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto pipeline = NerPipeline::load(kNer, EncoderOptions{0, parse_compute_type(dtype)});
+    const NerResult want = pipeline->run({kText}, {})[0];
+    const auto lines = r.lines();
+    const auto& got = lines.at(0)["entities"];
+    ASSERT_EQ(got.size(), want.entities.size()) << dtype;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i]["start"], want.entities[i].start) << dtype;
+      EXPECT_FLOAT_EQ(got[i]["score"].get<float>(), want.entities[i].score) << dtype;
+    }
+  }
+  CliRun bad = run_cli({"ner", "-m", kNer, "--dtype", "fp8", kText});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("fp8"), std::string::npos) << bad.err;
+}
+
 TEST(NerCli, OffsetUnits) {
   // Characters outside the BMP and Latin letters before the entities make the units differ.
   const std::string text = "😀😀 café " + kText;
