@@ -65,12 +65,12 @@ def write_bodies(shared, path, task):
     return bodies
 
 
-def start_server(binary, task, model, threads, batching, log):
+def start_server(binary, task, model, threads, batching, log, extra=(), env=None):
     args = [binary, "serve", "--port", "0", "--" + task, model, "--cache-size-mb", "0", "--log-level", "warn",
-            "--threads", str(threads), "--io-threads", "2", "--queue-size", "4096"]
+            "--threads", str(threads), "--io-threads", "2", "--queue-size", "4096", *extra]
     if not batching:
         args.append("--no-batching")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     line = proc.stdout.readline()
     m = re.search(r"listening on (http://\S+)", line)
     if not m:

@@ -21,6 +21,13 @@ struct MappedFile {
 // Maps `path` read-only. Throws Error("bad_checkpoint", ...) when it cannot be opened or mapped.
 MappedFile map_file(const std::string& path);
 
+// Asks the kernel to reclaim the pages of [p, p + n) now (madvise MADV_PAGEOUT, whole pages
+// inside the range only). Clean pages of a read-only file mapping are dropped and read again
+// if ever touched; anonymous memory (no swap here) stays. So it never changes data, and is
+// safe on any tensor. Used once the weights are packed: their file pages would otherwise stay
+// in the RSS until memory pressure. A no-op where the kernel lacks MADV_PAGEOUT (< 5.4).
+void release_pages(const void* p, size_t n);
+
 // An uninitialised buffer of `n` bytes (at least 16-byte aligned; large ones are anonymous
 // mappings backed by huge pages where the kernel allows, to cut page faults at load time).
 std::shared_ptr<uint8_t[]> allocate_bytes(size_t n);
