@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "model/weights_io.h"
 #include "tanzhen/error.h"
 
 namespace tanzhen {
@@ -52,54 +53,8 @@ const float* Tensor::f32() const {
   return static_cast<const float*>(data_);
 }
 
-static float half_to_float(uint16_t h) {
-  uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalise
-      exp = 127 - 15 + 1;
-      while (!(mant & 0x400u)) { mant <<= 1; --exp; }
-      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-Tensor Tensor::to_f32() const {
-  if (dtype_ == DType::F32) return *this;
-  const int64_t n = numel();
-  std::vector<float> out(static_cast<size_t>(n));
-  switch (dtype_) {
-    case DType::F16: {
-      auto* p = static_cast<const uint16_t*>(data_);
-      for (int64_t i = 0; i < n; ++i) out[i] = half_to_float(p[i]);
-      break;
-    }
-    case DType::BF16: {
-      auto* p = static_cast<const uint16_t*>(data_);
-      for (int64_t i = 0; i < n; ++i) {
-        uint32_t bits = static_cast<uint32_t>(p[i]) << 16;
-        std::memcpy(&out[i], &bits, 4);
-      }
-      break;
-    }
-    case DType::F64: {
-      auto* p = static_cast<const double*>(data_);
-      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(p[i]);
-      break;
-    }
-    default:
-      fail("dtype", std::string("cannot convert ") + dtype_name(dtype_) + " tensor to F32");
-  }
-  return from_f32(shape_, std::move(out));
-}
+// One conversion for the whole project: the loaders' (F16C and threads when large).
+Tensor Tensor::to_f32() const { return weights_io::convert_to_f32(*this); }
 
 std::string Tensor::shape_string() const {
   std::string s = "[";

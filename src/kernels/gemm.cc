@@ -40,35 +40,42 @@ memory plain_memory(const dnnl::engine& engine, int64_t rows, int64_t cols, floa
   return memory(memory::desc({rows, cols}, dt::f32, tag::ab), engine, data);
 }
 
-PackedLinear::PackedLinear(const dnnl::engine& engine, GemmCache* cache, const float* weight,
-                           const float* bias, int out, int in, Activation act)
-    : engine_(engine), cache_(cache), in_(in), out_(out), act_(act), has_bias_(bias != nullptr) {
-  // PyTorch's [out x in] is oneDNN's weights {K = in, N = out} in "ba" order.
-  const memory::desc torch_layout({in, out}, dt::f32, tag::ba);
-  const memory::desc any({in, out}, dt::f32, tag::any);
-  const memory::desc packed = make_desc(kLayoutProbeRows, any).weights_desc();
-
-  weights_ = memory(packed, engine_);
-  memory src(torch_layout, engine_, const_cast<float*>(weight));
-  dnnl::stream stream(engine_);
-  dnnl::reorder(src, weights_).execute(stream, src, weights_);
-  stream.wait();
-
-  if (has_bias_) {
-    bias_ = memory(memory::desc({1, out}, dt::f32, tag::ab), engine_);
-    std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * static_cast<size_t>(out));
-  }
-}
-
-dnnl::primitive_attr PackedLinear::attr() const {
+dnnl::primitive_attr activation_attr(Activation act) {
   dnnl::primitive_attr a = base_attr();
-  if (act_ == Activation::kGelu) {
+  if (act == Activation::kGelu) {
     dnnl::post_ops ops;
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
     a.set_post_ops(ops);
   }
   return a;
 }
+
+memory pack_torch_weights(const dnnl::engine& engine, const void* weight, int out, int in,
+                          dt type, const memory::desc& packed) {
+  memory packed_weights(packed, engine);
+  memory src(memory::desc({in, out}, type, tag::ba), engine, const_cast<void*>(weight));
+  dnnl::stream stream(engine);
+  dnnl::reorder(src, packed_weights).execute(stream, src, packed_weights);
+  stream.wait();
+  return packed_weights;
+}
+
+memory bias_memory(const dnnl::engine& engine, const float* bias, int out) {
+  memory m(memory::desc({1, out}, dt::f32, tag::ab), engine);
+  std::memcpy(m.get_data_handle(), bias, sizeof(float) * static_cast<size_t>(out));
+  return m;
+}
+
+PackedLinear::PackedLinear(const dnnl::engine& engine, GemmCache* cache, const float* weight,
+                           const float* bias, int out, int in, Activation act)
+    : engine_(engine), cache_(cache), in_(in), out_(out), act_(act), has_bias_(bias != nullptr) {
+  const memory::desc any({in, out}, dt::f32, tag::any);
+  weights_ = pack_torch_weights(engine_, weight, out, in, dt::f32,
+                                make_desc(kLayoutProbeRows, any).weights_desc());
+  if (has_bias_) bias_ = bias_memory(engine_, bias, out);
+}
+
+dnnl::primitive_attr PackedLinear::attr() const { return activation_attr(act_); }
 
 dnnl::matmul::primitive_desc PackedLinear::make_desc(int64_t rows,
                                                      const memory::desc& weights) const {

@@ -21,17 +21,10 @@ class Bf16Linear final : public Linear::Impl {
   Bf16Linear(const dnnl::engine& engine, GemmCache* cache, const uint16_t* weight,
              const float* bias, int out, int in, Activation act)
       : engine_(engine), cache_(cache), in_(in), out_(out), act_(act), has_bias_(bias != nullptr) {
-    const memory::desc torch_layout({in, out}, dt::bf16, tag::ba);
     const memory::desc any({in, out}, dt::bf16, tag::any);
-    weights_ = memory(make_desc(kLayoutProbeRows, any).weights_desc(), engine_);
-    memory src(torch_layout, engine_, const_cast<uint16_t*>(weight));
-    dnnl::stream stream(engine_);
-    dnnl::reorder(src, weights_).execute(stream, src, weights_);
-    stream.wait();
-    if (has_bias_) {
-      bias_ = memory(memory::desc({1, out}, dt::f32, tag::ab), engine_);
-      std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * static_cast<size_t>(out));
-    }
+    weights_ = pack_torch_weights(engine_, weight, out, in, dt::bf16,
+                                  make_desc(kLayoutProbeRows, any).weights_desc());
+    if (has_bias_) bias_ = bias_memory(engine_, bias, out);
   }
 
   LinearPrecision precision() const override { return LinearPrecision::kBF16; }
@@ -74,12 +67,7 @@ class Bf16Linear final : public Linear::Impl {
   size_t src_bytes(int64_t rows) const { return align64(static_cast<size_t>(rows) * in_ * 2); }
 
   dnnl::matmul::primitive_desc make_desc(int64_t rows, const memory::desc& weights) const {
-    dnnl::primitive_attr attr = base_attr();
-    if (act_ == Activation::kGelu) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
-      attr.set_post_ops(ops);
-    }
+    const dnnl::primitive_attr attr = activation_attr(act_);
     const memory::desc src({rows, in_}, dt::bf16, tag::ab);
     const memory::desc dst({rows, out_}, dt::f32, tag::ab);
     if (has_bias_) {

@@ -36,13 +36,9 @@ class Int8Linear final : public Linear::Impl {
       const int8_t* row = weight + static_cast<size_t>(n) * in;
       for (int k = 0; k < in; ++k) colsum_[n] += row[k];
     }
-    const memory::desc torch_layout({in, out}, dt::s8, tag::ba);
     const memory::desc any({in, out}, dt::s8, tag::any);
-    weights_ = memory(make_desc(kLayoutProbeRows, any).weights_desc(), engine_);
-    memory src(torch_layout, engine_, const_cast<int8_t*>(weight));
-    dnnl::stream stream(engine_);
-    dnnl::reorder(src, weights_).execute(stream, src, weights_);
-    stream.wait();
+    weights_ = pack_torch_weights(engine_, weight, out, in, dt::s8,
+                                  make_desc(kLayoutProbeRows, any).weights_desc());
   }
 
   LinearPrecision precision() const override { return LinearPrecision::kInt8; }

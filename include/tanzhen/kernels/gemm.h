@@ -69,6 +69,16 @@ class PackedLinear {
   dnnl::memory bias_;     // [1 x out], owned by oneDNN
 };
 
+// What every packed linear layer (F32, BF16, INT8) does once at load:
+// base_attr() plus the exact-GELU post-op when act is kGelu;
+dnnl::primitive_attr activation_attr(Activation act);
+// a new memory in the `packed` layout (the weights_desc() a matmul asked for) holding PyTorch's
+// [out x in] row-major weights of `type`, which are oneDNN's {K = in, N = out} in "ba" order;
+dnnl::memory pack_torch_weights(const dnnl::engine& engine, const void* weight, int out, int in,
+                                dnnl::memory::data_type type, const dnnl::memory::desc& packed);
+// a [1 x out] F32 memory holding a copy of `bias`.
+dnnl::memory bias_memory(const dnnl::engine& engine, const float* bias, int out);
+
 // A plain row-major [rows x cols] f32 memory over `data` (not owned).
 dnnl::memory plain_memory(const dnnl::engine& engine, int64_t rows, int64_t cols, float* data);
 
