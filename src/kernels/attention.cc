@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "tanzhen/kernels/gemm.h"
+#include "tanzhen/kernels/ops.h"
 
 namespace tanzhen::kernels {
 
@@ -98,11 +99,6 @@ std::shared_ptr<const MultiHeadAttention::Primitives> MultiHeadAttention::primit
         dnnl::matmul::desc(head_desc(g, len, operand_type_), key_transposed_desc(g, len),
                            scores_desc(g, len)),
         base_attr(), engine_);
-    dnnl::softmax_v2_forward::primitive_desc softmax_pd(
-        dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference,
-                                       dnnl::algorithm::softmax_accurate, scores_desc(g, len),
-                                       probs_desc(g, len), 2),
-        base_attr(), engine_);
     dnnl::matmul::primitive_desc context_pd(
         dnnl::matmul::desc(probs_desc(g, len), head_desc(g, len, operand_type_),
                            head_desc(g, len, dt::f32)),
@@ -111,11 +107,10 @@ std::shared_ptr<const MultiHeadAttention::Primitives> MultiHeadAttention::primit
                                            context_rows_desc(len), base_attr());
     const size_t scratch = std::max({split_pd.scratchpad_desc().get_size(),
                                      scores_pd.scratchpad_desc().get_size(),
-                                     softmax_pd.scratchpad_desc().get_size(),
                                      context_pd.scratchpad_desc().get_size(),
                                      merge_pd.scratchpad_desc().get_size()});
     return Primitives{dnnl::reorder(split_pd), dnnl::matmul(scores_pd),
-                      dnnl::softmax_v2_forward(softmax_pd), dnnl::matmul(context_pd),
+                      dnnl::matmul(context_pd),
                       dnnl::reorder(merge_pd), scratch};
   });
 }
@@ -155,13 +150,17 @@ void MultiHeadAttention::run(const Bound& b, const dnnl::stream& stream,
   execute(p.split, stream,
           {{DNNL_ARG_FROM, &b.qkv_rows}, {DNNL_ARG_TO, &b.qkv_dense},
            {DNNL_ARG_SCRATCHPAD, &scratch}});
+  const int len = static_cast<int>(b.scores.get_desc().dims()[2]);
+  const int64_t rows = b.scores.get_desc().dims()[0] * len;  // heads of a group x L
+  auto* scores = static_cast<float*>(b.scores.get_data_handle());
+  const bool bf16 = operand_type_ == dt::bf16;
+  float* probs_f32 = bf16 ? nullptr : scores;  // in place
+  auto* probs_bf16 = bf16 ? static_cast<uint16_t*>(b.probs.get_data_handle()) : nullptr;
   for (const Bound::Group& grp : b.groups) {
     execute(p.scores, stream,
             {{DNNL_ARG_SRC, &grp.q}, {DNNL_ARG_WEIGHTS, &grp.k}, {DNNL_ARG_DST, &b.scores},
              {DNNL_ARG_SCRATCHPAD, &scratch}});
-    execute(p.softmax, stream,
-            {{DNNL_ARG_SRC, &b.scores}, {DNNL_ARG_DST, &b.probs},
-             {DNNL_ARG_SCRATCHPAD, &scratch}});
+    softmax_rows(scores, rows, len, probs_f32, probs_bf16);
     execute(p.context, stream,
             {{DNNL_ARG_SRC, &b.probs}, {DNNL_ARG_WEIGHTS, &grp.v}, {DNNL_ARG_DST, &grp.context},
              {DNNL_ARG_SCRATCHPAD, &scratch}});

@@ -99,6 +99,8 @@ bool cpu_has_avx512() {
 
 void add_layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
                     float* out, int64_t rows, int cols, float eps) {
+  // Rows are independent: split over the compute threads when there are enough of them.
+#pragma omp parallel for schedule(static) if (rows * cols >= 65536)
   for (int64_t r = 0; r < rows; ++r) {
     const size_t off = static_cast<size_t>(r) * cols;
     norm_row(x + off, residual ? residual + off : nullptr, nullptr, gamma, beta, out + off, cols,

@@ -2,6 +2,7 @@
 // The per-call activation kernels run on every GEMM input (up to tokens x 3072 floats), so
 // they are AVX-512 where the build allows it; the portable loops compute the same values.
 #include "tanzhen/kernels/linear_quant.h"
+#include "tanzhen/kernels/cpu/vec_avx512.h"
 
 #include <algorithm>
 #include <cmath>
@@ -161,24 +162,6 @@ constexpr float kErfP = 0.3275911f, kA1 = 0.254829592f, kA2 = -0.284496736f,
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 
 #ifdef TANZHEN_LINEAR_AVX512
-// e^x for x <= 0 (the erf term), relative error ~2e-7: x = k ln2 + r, |r| <= ln2 / 2, e^r by
-// its degree-6 Taylor polynomial, times 2^k through scalef (which also flushes to 0 below).
-__m512 exp_nonpositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.f));
-  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187e-06f), r);
-  __m512 p = _mm512_set1_ps(1.f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-  return _mm512_scalef_ps(p, k);
-}
-
 __m512 gelu_erf_v(__m512 x) {
   const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(kInvSqrt2));
   const __m512 az = _mm512_abs_ps(z);
@@ -192,7 +175,7 @@ __m512 gelu_erf_v(__m512 x) {
   poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA2));
   poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA1));
   poly = _mm512_mul_ps(poly, t);
-  const __m512 e = exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
+  const __m512 e = avx512::exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
   // erfc(|z|) = poly · e; 1 + erf(z) is 2 - erfc(|z|) for z >= 0 and erfc(|z|) for z < 0.
   const __m512 erfc_abs = _mm512_mul_ps(poly, e);
   const __mmask16 neg = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);

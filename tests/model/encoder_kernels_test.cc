@@ -1,6 +1,8 @@
 // The encoder's element-wise kernels against straightforward double-precision references,
 // on row widths that exercise full AVX-512 vectors, tails, and both together.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -96,6 +98,38 @@ TEST(EncoderKernels, EmbedLayerNormSumsWordPositionAndType) {
     }
     const auto want = reference_norm(sum, gamma.data(), beta.data(), 1e-12);
     for (int c = 0; c < cols; ++c) EXPECT_NEAR(out[t * cols + c], want[c], 2e-5);
+  }
+}
+
+TEST(EncoderKernels, SoftmaxRowsF32AndBf16) {
+  // Row lengths around the 16-lane vectors, and enough rows to take the threaded path.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-30.f, 30.f);
+  for (int cols : {1, 15, 16, 17, 302}) {
+    const int64_t rows = 65536 / cols + 3;
+    std::vector<float> x(static_cast<size_t>(rows) * cols);
+    for (float& v : x) v = u(rng);
+    std::vector<float> f32 = x;  // in place
+    std::vector<uint16_t> b16(x.size());
+    softmax_rows(f32.data(), rows, cols, f32.data(), nullptr);
+    softmax_rows(x.data(), rows, cols, nullptr, b16.data());
+    for (int64_t r = 0; r < rows; r += 97) {
+      const float* row = x.data() + r * cols;
+      double m = row[0], sum = 0;
+      for (int c = 0; c < cols; ++c) m = std::max(m, static_cast<double>(row[c]));
+      for (int c = 0; c < cols; ++c) sum += std::exp(row[c] - m);
+      for (int c = 0; c < cols; ++c) {
+        const double want = std::exp(row[c] - m) / sum;
+        const float got = f32[r * cols + c];
+        // float (x - max) already carries ~1e-6 relative error into exp for far-off scores
+        EXPECT_NEAR(got, want, 4e-6 * want + 1e-9) << cols << " " << r << " " << c;
+        // BF16: the F32 result rounded to nearest even (one ulp of bf16 is 2^-8 relative).
+        uint32_t bits = static_cast<uint32_t>(b16[r * cols + c]) << 16;
+        float back;
+        std::memcpy(&back, &bits, 4);
+        EXPECT_NEAR(back, got, got / 256 + 1e-30) << cols << " " << r << " " << c;
+      }
+    }
   }
 }
 

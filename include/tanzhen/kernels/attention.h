@@ -5,7 +5,7 @@
 //      into head-major dense Q, K, V ([3 x heads x L x head_dim]);
 //   2. scores = (Q Kᵀ) / sqrt(head_dim)  ([heads x L x L]; the scale is applied to Q by the
 //      reorder of step 1, Kᵀ is K read transposed);
-//   3. in-place softmax over the last axis;
+//   3. softmax over the last axis (kernels/ops.h; in place, or into bf16 probabilities);
 //   4. context = scores · V  ([heads x L x head_dim], dense);
 //   5. one reorder merges the heads back into the sequence's rows of the [tokens x H] context.
 // The dense copies cost a few percent of the matmuls they speed up: with plain dense operands
@@ -37,7 +37,6 @@ class MultiHeadAttention {
   struct Primitives {
     dnnl::reorder split;   // QKV rows -> dense Q, K, V
     dnnl::matmul scores;   // Q Kᵀ * scale
-    dnnl::softmax_v2_forward softmax;
     dnnl::matmul context;  // P V
     dnnl::reorder merge;   // dense context -> context rows
     size_t scratch_bytes = 0;

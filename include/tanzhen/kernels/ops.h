@@ -21,4 +21,9 @@ void embed_layer_norm(const int32_t* ids, int len, const float* word, const floa
                       const float* token_type, const float* gamma, const float* beta, float* out,
                       int cols, float eps);
 
+// Softmax over each of `rows` rows of `cols` F32 scores (the attention probabilities), written
+// to out_f32 (which may alias x) or, when out_f32 is null, rounded to BF16 (nearest even) into
+// out_bf16. Rows run in parallel on the compute threads when there are many.
+void softmax_rows(const float* x, int64_t rows, int cols, float* out_f32, uint16_t* out_bf16);
+
 }  // namespace tanzhen::kernels

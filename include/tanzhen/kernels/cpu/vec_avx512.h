@@ -37,4 +37,32 @@ TANZHEN_AVX512 inline float reduce_add(__m512 v) {
   return _mm512_cvtss_f32(v);
 }
 
+// e^x for x <= 0 (softmax after subtracting the row maximum, the erf of GELU), relative error
+// ~2e-7: x = k ln2 + r with |r| <= ln2 / 2, e^r by its degree-6 Taylor polynomial, times 2^k
+// through scalef (which also flushes to 0 far below). x is clamped at -87 (e^-87 ~ 1.6e-38).
+TANZHEN_AVX512 inline __m512 exp_nonpositive(__m512 x) {
+  constexpr __mmask16 all = 0xffff;  // masked forms: see reduce_add
+  x = _mm512_maskz_max_ps(all, x, _mm512_set1_ps(-87.f));
+  const __m512 k = _mm512_maskz_roundscale_ps(all, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187e-06f), r);
+  __m512 p = _mm512_set1_ps(1.f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  return _mm512_maskz_scalef_ps(all, p, k);
+}
+
+// The 16 floats rounded to BF16 (nearest even; finite inputs), as 16 packed uint16.
+TANZHEN_AVX512 inline __m256i to_bf16_rne(__m512 v) {
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  return _mm512_maskz_cvtepi32_epi16(0xffff, _mm512_srli_epi32(rounded, 16));
+}
+
 }  // namespace tanzhen::kernels::avx512
