@@ -4,6 +4,7 @@
 
 #include "command.h"
 #include "tanzhen/error.h"
+#include "tanzhen/kernels/threads.h"
 
 namespace tanzhen::cli {
 std::vector<CommandInfo>& registry() {
@@ -13,6 +14,7 @@ std::vector<CommandInfo>& registry() {
 }  // namespace tanzhen::cli
 
 int main(int argc, char** argv) {
+  tanzhen::kernels::apply_default_wait_policy(argv);
   using namespace tanzhen::cli;
   CLI::App app{"tanzhen (探针): Chinese NER and fill-mask with BERT-family models"};
   app.require_subcommand(1);

@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert_model import BertConfig, BertForTokenClassification  # noqa: E402
 from ner_data import decode_entities, labels_for, load_split, score, token_tags  # noqa: E402
 from zh_tokenizer import ZhTokenizer  # noqa: E402
+import pause  # noqa: E402
 
 MAX_TOKENS = 254   # + [CLS] + [SEP]; MSRA pieces are <= 100 characters
 
@@ -176,12 +177,14 @@ def main():
         log.writerow(["step", "epoch", "train_seconds", "lr", "loss", "tokens_per_s"])
 
     model.train()
+    pause.install()
     acc_loss, acc_n, acc_tok, t_int = 0.0, 0, 0, time.time()
     last = step >= total
     while not last:
         epoch, in_epoch = divmod(step, steps_per_epoch)
         batches = make_batches(train_ex, a.batch, a.seed * 1000 + epoch)
         for bi in batches[in_epoch:]:
+            t_int += pause.wait_if_paused()
             ids, mask, lab = collate(train_ex, bi, tok, dev)
             now = train_seconds + time.time() - t_int
             if step < warmup:

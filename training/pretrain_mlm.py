@@ -17,6 +17,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
 from corpus import Packer, load_sources  # noqa: E402
+import pause  # noqa: E402
 from zh_tokenizer import ZhTokenizer  # noqa: E402
 
 FIRST_NORMAL_ID = 106   # ids below are [PAD], [unusedN], [UNK], [CLS], [SEP], [MASK], <S>, <T>
@@ -150,8 +151,10 @@ def main():
         return F.cross_entropy(lo, tgt).item(), (lo.argmax(-1) == tgt).float().mean().item()
 
     model.train()
+    pause.install()
     acc_loss, acc_hit, acc_n, acc_steps, t_int = 0.0, 0, 0, 0, time.time()
     while True:
+        t_int += pause.wait_if_paused()
         now_seconds = train_seconds + time.time() - t_int
         last = finished(step + 1, a, now_seconds)
         seqs = torch.tensor([packer.next_sequence() for _ in range(a.batch)])

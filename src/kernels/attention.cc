@@ -17,7 +17,7 @@ namespace {
 constexpr size_t kCacheCapacity = 1024;
 // Heads are processed in groups whose scores (and bf16 probabilities) fit in this many bytes,
 // so that the softmax and the second matmul read them from cache, not memory (see header).
-constexpr size_t kGroupBytes = size_t{1} << 20;
+constexpr size_t kGroupBytes = size_t{1} << 23;
 }  // namespace
 
 MultiHeadAttention::MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim,

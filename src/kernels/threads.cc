@@ -5,6 +5,9 @@
 
 #include <dlfcn.h>
 #include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 namespace tanzhen::kernels {
 
@@ -23,6 +26,17 @@ void set_compute_threads(int n) {
   static const SetFn set_num_threads =
       reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
   if (set_num_threads) set_num_threads(n > 0 ? n : available_cores());
+}
+
+void apply_default_wait_policy(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT") ||
+      std::getenv("TANZHEN_NO_REEXEC")) {
+    return;
+  }
+  if (::setenv("GOMP_SPINCOUNT", kSpinCount, 1) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  // Only reached when the exec failed: go on with libgomp's defaults (correct, a little slower).
+  ::unsetenv("GOMP_SPINCOUNT");
 }
 
 }  // namespace tanzhen::kernels
