@@ -15,7 +15,9 @@ HELDOUT_EVERY = 200
 NER_DEV_EVERY = 20   # finetune_ner.py: MSRA train line_no % 20 == 0 -> dev
 WINDOW = 12
 
-SHARED = "/work/shared"
+# ../shared beside the repository (as CI lays it out), or TANZHEN_SHARED_DIR.
+SHARED = os.environ.get("TANZHEN_SHARED_DIR", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 CORPUS_GLOB = os.path.join(SHARED, "corpus", "*.txt.xz")
 MSRA_TRAIN = os.path.join(SHARED, "data", "msra", "train.jsonl")
 

@@ -74,6 +74,10 @@ def main():
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--dtype", choices=["F16", "F32"], default="F16")
+    p.add_argument("--max-positions", type=int, default=0,
+                   help="keep only the first N position embeddings and declare N positions "
+                        "(the length pretraining ran at): rows past it were never trained, "
+                        "and tanzhen cuts long texts into windows of the declared length")
     a = p.parse_args()
     ck = torch.load(a.checkpoint, map_location="cpu")
     sd = ck["model"]
@@ -83,13 +87,18 @@ def main():
     else:
         keep = {k: v for k, v in sd.items() if k.startswith(("bert.", "classifier."))}
         cfg = hf_config(ck["config"], "BertForTokenClassification", ck["labels"])
+    if a.max_positions:
+        name = "bert.embeddings.position_embeddings.weight"
+        keep[name] = keep[name][:a.max_positions]
+        cfg["max_position_embeddings"] = a.max_positions
+    tokenizer_config = dict(TOKENIZER_CONFIG, model_max_length=cfg["max_position_embeddings"])
     os.makedirs(a.out, exist_ok=True)
     write_safetensors(keep, os.path.join(a.out, "model.safetensors"), a.dtype)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
     with open(os.path.join(a.out, "tokenizer_config.json"), "w") as f:
-        json.dump(TOKENIZER_CONFIG, f, indent=2)
+        json.dump(tokenizer_config, f, indent=2)
         f.write("\n")
     for name in ("vocab.txt", "tokenizer.json"):
         shutil.copyfile(os.path.join(VOCAB_DIR, name), os.path.join(a.out, name))

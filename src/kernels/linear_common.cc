@@ -63,4 +63,20 @@ void Linear::run(const GemmPrimitive& gemm, const dnnl::stream& stream, const dn
   checked(impl_).run(gemm, stream, src, dst, scratch);
 }
 
+void Linear::run_chain(const Linear& first, const GemmPrimitive& g1, const Linear& second,
+                       const GemmPrimitive& g2, const dnnl::stream& stream,
+                       const dnnl::memory& src, const dnnl::memory& mid, const dnnl::memory& dst,
+                       const dnnl::memory& scratch, void* link) {
+  if (run_int8_chain(checked(first.impl_), g1, checked(second.impl_), g2, stream, src, mid, dst,
+                     scratch, link)) {
+    return;
+  }
+  first.run(g1, stream, src, mid, scratch);
+  second.run(g2, stream, mid, dst, scratch);
+}
+
+size_t Linear::chain_link_bytes(int64_t rows, int features) {
+  return int8_chain_link_bytes(rows, features);
+}
+
 }  // namespace tanzhen::kernels

@@ -1,13 +1,15 @@
 // INT8 linear layer: s8 weights with per-output-channel scales, u8 activations quantized per
-// call (per tensor, with a zero point), F32 output.
+// call (per row, with a zero point), F32 output.
 //
 // oneDNN runs the bare u8 x s8 -> s32 matmul, with no attributes at all, and
 // dequantize_s32 (linear_quant.h) then does everything else in one pass over the output:
-// zero-point correction, scale_x * scale_w[n], bias, GELU. Why not oneDNN's own attributes:
+// zero-point correction, scale_x[r] * scale_w[n], bias, GELU. Two INT8 layers in a row
+// (run_int8_chain) skip the F32 tensor between them: the first one's epilogue quantizes its
+// rows for the second. Why not oneDNN's own attributes:
 // in oneDNN 2.6 runtime output scales move the matmul off its brgemm (AMX / VNNI) kernels,
 // and the replacement (scales and bias as binary post-ops, zero point as an attribute) made
 // the GEMMs 2-2.5x slower than the bare matmul at BERT-base shapes. The zero point is removed
-// exactly, in integers: Σ_k (q_x - zp) q_w[n, k] = acc - zp · colsum[n].
+// exactly, in integers: Σ_k (q_x - zp[r]) q_w[n, k] = acc - zp[r] · colsum[n].
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -57,38 +59,66 @@ class Int8Linear final : public Linear::Impl {
   void run(const GemmPrimitive& gemm, const dnnl::stream& stream, const memory& src,
            const memory& dst, const memory& scratch) const override {
     const int64_t rows = src.get_desc().dims()[0];
-    // Scratch layout: [u8 src][combined scales, out floats][zp · colsum, out s32][scratchpad].
-    auto* base = static_cast<uint8_t*>(scratch.get_data_handle());
-    uint8_t* q = base;
-    auto* scales = reinterpret_cast<float*>(base + src_bytes(rows));
-    auto* zp_colsum = reinterpret_cast<int32_t*>(base + src_bytes(rows) + align64(out_ * 4));
-
-    const ActivationQuant a = quantize_activations_u8(
-        static_cast<const float*>(src.get_data_handle()), static_cast<size_t>(rows) * in_, q);
-    for (int n = 0; n < out_; ++n) {
-      scales[n] = a.scale * weight_scales_[n];
-      zp_colsum[n] = a.zero_point * colsum_[n];
-    }
-
+    const Input in = quantize_input(src, scratch);
     // The s32 accumulators go straight into dst (4-byte elements, same layout), and are
     // turned into F32 outputs in place.
-    const memory m_src(memory::desc({rows, in_}, dt::u8, tag::ab), engine_, q);
-    const memory m_acc(memory::desc({rows, out_}, dt::s32, tag::ab), engine_,
-                       dst.get_data_handle());
+    int32_t* acc = multiply(gemm, stream, in, rows, dst.get_data_handle(), scratch);
+    dequantize_s32(acc, rows, out_, epilogue(in), static_cast<float*>(dst.get_data_handle()));
+  }
+
+  // Quantized activations: u8 rows with their scales and zero points.
+  struct Input {
+    uint8_t* q;
+    float* scale;
+    int32_t* zero_point;
+  };
+
+  // This layer's input slot in `scratch` (see the layout below), for rows = the GEMM's rows.
+  Input input_slot(const memory& scratch, int64_t rows) const {
+    auto* base = static_cast<uint8_t*>(scratch.get_data_handle());
+    return Input{base, reinterpret_cast<float*>(base + src_bytes(rows)),
+                 reinterpret_cast<int32_t*>(base + src_bytes(rows) + align64(rows * 4))};
+  }
+
+  Input quantize_input(const memory& src, const memory& scratch) const {
+    const int64_t rows = src.get_desc().dims()[0];
+    const Input in = input_slot(scratch, rows);
+    quantize_rows_u8(static_cast<const float*>(src.get_data_handle()), rows, in_, in.q, in.scale,
+                     in.zero_point);
+    return in;
+  }
+
+  // The u8 x s8 -> s32 GEMM of `in` into acc ([rows x out] 4-byte elements).
+  int32_t* multiply(const GemmPrimitive& gemm, const dnnl::stream& stream, const Input& in,
+                    int64_t rows, void* acc, const memory& scratch) const {
+    auto* base = static_cast<uint8_t*>(scratch.get_data_handle());
+    const memory m_src(memory::desc({rows, in_}, dt::u8, tag::ab), engine_, in.q);
+    const memory m_acc(memory::desc({rows, out_}, dt::s32, tag::ab), engine_, acc);
     const size_t pad_bytes = std::max<size_t>(gemm.scratch_bytes - own_bytes(rows), 1);
     const memory m_scratch(memory::desc({static_cast<int64_t>(pad_bytes)}, dt::u8, tag::a),
                            engine_, base + own_bytes(rows));
     execute(gemm.prim, stream,
             {{DNNL_ARG_SRC, &m_src}, {DNNL_ARG_WEIGHTS, &weights_}, {DNNL_ARG_DST, &m_acc},
              {DNNL_ARG_SCRATCHPAD, &m_scratch}});
-    auto* out = static_cast<float*>(dst.get_data_handle());
-    dequantize_s32(reinterpret_cast<const int32_t*>(out), rows, out_, zp_colsum, scales,
-                   bias_.empty() ? nullptr : bias_.data(), act_ == Activation::kGelu, out);
+    return static_cast<int32_t*>(acc);
+  }
+
+  Int8Epilogue epilogue(const Input& in) const {
+    Int8Epilogue e;
+    e.colsum = colsum_.data();
+    e.w_scale = weight_scales_.data();
+    e.x_scale = in.scale;
+    e.x_zero_point = in.zero_point;
+    e.bias = bias_.empty() ? nullptr : bias_.data();
+    e.gelu = act_ == Activation::kGelu;
+    return e;
   }
 
  private:
+  // Scratch layout: [u8 input, rows x in][scales, rows floats][zero points, rows s32]
+  // [oneDNN's scratchpad].
   size_t src_bytes(int64_t rows) const { return align64(static_cast<size_t>(rows) * in_); }
-  size_t own_bytes(int64_t rows) const { return src_bytes(rows) + 2 * align64(out_ * 4); }
+  size_t own_bytes(int64_t rows) const { return src_bytes(rows) + 2 * align64(rows * 4); }
 
   dnnl::matmul::primitive_desc make_desc(int64_t rows, const memory::desc& weights) const {
     const memory::desc src({rows, in_}, dt::u8, tag::ab);
@@ -108,6 +138,34 @@ class Int8Linear final : public Linear::Impl {
 };
 
 }  // namespace
+
+bool run_int8_chain(const Linear::Impl& first, const GemmPrimitive& g1,
+                    const Linear::Impl& second, const GemmPrimitive& g2,
+                    const dnnl::stream& stream, const dnnl::memory& src, const dnnl::memory& mid,
+                    const dnnl::memory& dst, const dnnl::memory& scratch, void* link) {
+  const auto* a = dynamic_cast<const Int8Linear*>(&first);
+  const auto* b = dynamic_cast<const Int8Linear*>(&second);
+  if (!a || !b) return false;
+  const int64_t rows = src.get_desc().dims()[0];
+  // first: quantize src into its scratch slot, GEMM into mid (as s32), then its epilogue
+  // quantizes every output row into `link`, the second layer's input; second: GEMM + epilogue.
+  const auto in = a->quantize_input(src, scratch);
+  int32_t* acc = a->multiply(g1, stream, in, rows, mid.get_data_handle(), scratch);
+  auto* l = static_cast<uint8_t*>(link);
+  const Int8Linear::Input next{l, reinterpret_cast<float*>(l + align64(rows * a->out_features())),
+                               reinterpret_cast<int32_t*>(l + align64(rows * a->out_features()) +
+                                                          align64(rows * 4))};
+  dequantize_s32_to_u8(acc, rows, a->out_features(), a->epilogue(in), next.q, next.scale,
+                       next.zero_point);
+  int32_t* out = b->multiply(g2, stream, next, rows, dst.get_data_handle(), scratch);
+  dequantize_s32(out, rows, b->out_features(), b->epilogue(next),
+                 static_cast<float*>(dst.get_data_handle()));
+  return true;
+}
+
+size_t int8_chain_link_bytes(int64_t rows, int features) {
+  return align64(static_cast<size_t>(rows) * features) + 2 * align64(rows * 4);
+}
 
 std::shared_ptr<const Linear::Impl> make_int8_linear(const dnnl::engine& engine, GemmCache* cache,
                                                      const int8_t* weight, const float* scales,

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 // GCC 12's unmasked AVX-512 intrinsics start from _mm512_undefined_*(), which -Wuninitialized
@@ -76,14 +77,14 @@ std::vector<float> bf16_to_f32(const uint16_t* x, size_t n) {
 
 namespace {
 
-// Elements per parallel block of the activation kernels: small work runs on one thread
-// (waking the OpenMP team costs more than it saves below ~64k elements).
-constexpr size_t kBlock = 16384;
-constexpr size_t kParallelMin = 65536;
+// Small work runs on one thread: waking the OpenMP team costs more than it saves below ~64k
+// elements.
+constexpr int64_t kParallelMin = 65536;
 
-void min_max_block(const float* x, size_t n, float* lo_out, float* hi_out) {
-  float lo = 0.f, hi = 0.f;  // the range always contains 0
-  size_t i = 0;
+// Range of one row, always containing 0.
+void row_min_max(const float* x, int n, float* lo_out, float* hi_out) {
+  float lo = 0.f, hi = 0.f;
+  int i = 0;
 #ifdef TANZHEN_LINEAR_AVX512
   __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
   for (; i + 16 <= n; i += 16) {
@@ -102,25 +103,19 @@ void min_max_block(const float* x, size_t n, float* lo_out, float* hi_out) {
   *hi_out = hi;
 }
 
-void min_max(const float* x, size_t n, float* lo_out, float* hi_out) {
-  const int64_t blocks = static_cast<int64_t>((n + kBlock - 1) / kBlock);
-  float lo = 0.f, hi = 0.f;
-#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (n >= kParallelMin)
-  for (int64_t b = 0; b < blocks; ++b) {
-    float l, h;
-    const size_t begin = static_cast<size_t>(b) * kBlock;
-    min_max_block(x + begin, std::min(kBlock, n - begin), &l, &h);
-    lo = std::min(lo, l);
-    hi = std::max(hi, h);
-  }
-  *lo_out = lo;
-  *hi_out = hi;
-}
+}  // namespace
 
-void quantize_block(const float* x, size_t n, float inv, float zp, uint8_t* q) {
-  size_t i = 0;
+void quantize_row_u8(const float* x, int n, uint8_t* q, float* scale, int32_t* zero_point) {
+  float lo, hi;
+  row_min_max(x, n, &lo, &hi);
+  const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
+  const int32_t zp = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / s), 0.f, 255.f));
+  *scale = s;
+  *zero_point = zp;
+  const float inv = 1.f / s, zpf = static_cast<float>(zp);
+  int i = 0;
 #ifdef TANZHEN_LINEAR_AVX512
-  const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(zp);
+  const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(zpf);
   const __m512 vmin = _mm512_setzero_ps(), vmax = _mm512_set1_ps(255.f);
   for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), vinv, vzp);
@@ -130,27 +125,17 @@ void quantize_block(const float* x, size_t n, float inv, float zp, uint8_t* q) {
   }
 #endif
   for (; i < n; ++i) {
-    const float v = std::clamp(std::fmaf(x[i], inv, zp), 0.f, 255.f);
+    const float v = std::clamp(std::fmaf(x[i], inv, zpf), 0.f, 255.f);
     q[i] = static_cast<uint8_t>(std::nearbyint(v));
   }
 }
 
-}  // namespace
-
-ActivationQuant quantize_activations_u8(const float* x, size_t n, uint8_t* q) {
-  float lo, hi;
-  min_max(x, n, &lo, &hi);
-  ActivationQuant a;
-  a.scale = hi > lo ? (hi - lo) / 255.f : 1.f;
-  a.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / a.scale), 0.f, 255.f));
-  const float inv = 1.f / a.scale, zp = static_cast<float>(a.zero_point);
-  const int64_t blocks = static_cast<int64_t>((n + kBlock - 1) / kBlock);
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const size_t begin = static_cast<size_t>(b) * kBlock;
-    quantize_block(x + begin, std::min(kBlock, n - begin), inv, zp, q + begin);
+void quantize_rows_u8(const float* x, int64_t rows, int cols, uint8_t* q, float* scale,
+                      int32_t* zero_point) {
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    quantize_row_u8(x + r * cols, cols, q + r * cols, scale + r, zero_point + r);
   }
-  return a;
 }
 
 namespace {
@@ -198,29 +183,54 @@ float gelu_erf(float x) {
 #endif
 }
 
-void dequantize_s32(const int32_t* acc, int64_t rows, int cols, const int32_t* zp_colsum,
-                    const float* scales, const float* bias, bool gelu, float* out) {
-#pragma omp parallel for schedule(static) if (rows * cols >= static_cast<int64_t>(kParallelMin))
-  for (int64_t r = 0; r < rows; ++r) {
-    const int32_t* a = acc + r * cols;
-    float* o = out + r * cols;
-    int n = 0;
+namespace {
+
+// One row of the INT8 epilogue (see Int8Epilogue); `o` may alias `a`.
+void epilogue_row(const int32_t* a, int cols, const Int8Epilogue& e, int64_t r, float* o) {
+  const int32_t zp = e.x_zero_point[r];
+  const float sx = e.x_scale[r];
+  int n = 0;
 #ifdef TANZHEN_LINEAR_AVX512
-    for (; n < cols; n += 16) {
-      // Masked tail: the same code for the last partial vector.
-      const __mmask16 m = cols - n >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cols - n)) - 1u);
-      const __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, a + n),
-                                         _mm512_maskz_loadu_epi32(m, zp_colsum + n));
-      __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(m, scales + n));
-      if (bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, bias + n));
-      if (gelu) y = gelu_erf_v(y);
-      _mm512_mask_storeu_ps(o + n, m, y);
-    }
+  const __m512i vzp = _mm512_set1_epi32(zp);
+  const __m512 vsx = _mm512_set1_ps(sx);
+  for (; n < cols; n += 16) {
+    // Masked tail: the same code for the last partial vector.
+    const __mmask16 m = cols - n >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cols - n)) - 1u);
+    const __m512i v = _mm512_sub_epi32(
+        _mm512_maskz_loadu_epi32(m, a + n),
+        _mm512_mullo_epi32(vzp, _mm512_maskz_loadu_epi32(m, e.colsum + n)));
+    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v),
+                             _mm512_mul_ps(vsx, _mm512_maskz_loadu_ps(m, e.w_scale + n)));
+    if (e.bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, e.bias + n));
+    if (e.gelu) y = gelu_erf_v(y);
+    _mm512_mask_storeu_ps(o + n, m, y);
+  }
 #endif
-    for (; n < cols; ++n) {
-      float y = static_cast<float>(a[n] - zp_colsum[n]) * scales[n];
-      if (bias) y += bias[n];
-      o[n] = gelu ? gelu_erf(y) : y;
+  for (; n < cols; ++n) {
+    float y = static_cast<float>(a[n] - zp * e.colsum[n]) * (sx * e.w_scale[n]);
+    if (e.bias) y += e.bias[n];
+    o[n] = e.gelu ? gelu_erf(y) : y;
+  }
+}
+
+}  // namespace
+
+void dequantize_s32(const int32_t* acc, int64_t rows, int cols, const Int8Epilogue& e,
+                    float* out) {
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) epilogue_row(acc + r * cols, cols, e, r, out + r * cols);
+}
+
+void dequantize_s32_to_u8(const int32_t* acc, int64_t rows, int cols, const Int8Epilogue& e,
+                          uint8_t* q, float* q_scale, int32_t* q_zero_point) {
+#pragma omp parallel if (rows * cols >= kParallelMin)
+  {
+    // The row's F32 values live only here, in L1, between the epilogue and the quantization.
+    std::vector<float> row(static_cast<size_t>(cols));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      epilogue_row(acc + r * cols, cols, e, r, row.data());
+      quantize_row_u8(row.data(), cols, q + r * cols, q_scale + r, q_zero_point + r);
     }
   }
 }

@@ -159,6 +159,8 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
   float* ctx = ws.context.ensure(M * H);
   float* proj = ws.projected.ensure(M * H);
   float* ffn = ws.ffn.ensure(M * I);
+  void* ffn_link = ws.ffn_link.ensure(
+      (kernels::Linear::chain_link_bytes(M, I) + sizeof(float) - 1) / sizeof(float));
   float* attn_work = ws.attention.ensure(std::max<size_t>(attention.work_floats(c.max_len), 1));
   std::fill(x + T * H, x + M * H, 0.f);
   std::fill(ctx + T * H, ctx + M * H, 0.f);
@@ -199,8 +201,8 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
     layer.attn_out.run(*g_attn_out, ws.stream, m_ctx, m_proj, scratch);
     kernels::add_layer_norm(proj, x, layer.attn_ln_gamma.f32(), layer.attn_ln_beta.f32(), x, T,
                             H, eps);
-    layer.ffn_in.run(*g_ffn_in, ws.stream, m_x, m_ffn, scratch);
-    layer.ffn_out.run(*g_ffn_out, ws.stream, m_ffn, m_proj, scratch);
+    kernels::Linear::run_chain(layer.ffn_in, *g_ffn_in, layer.ffn_out, *g_ffn_out, ws.stream, m_x,
+                               m_ffn, m_proj, scratch, ffn_link);
     kernels::add_layer_norm(proj, x, layer.out_ln_gamma.f32(), layer.out_ln_beta.f32(), x, T, H,
                             eps);
   }

@@ -43,6 +43,7 @@ struct Workspace {
   FloatBuffer context;    // [tokens x H]: attention output, heads merged
   FloatBuffer projected;  // [tokens x H]: dense output before residual + LayerNorm
   FloatBuffer ffn;        // [tokens x I]
+  FloatBuffer ffn_link;   // [tokens x I] quantized FFN activations between two INT8 layers
   FloatBuffer attention;  // dense Q, K, V, context and [heads x L x L] scores of a sequence
   FloatBuffer head_in;    // head inputs / intermediates
   FloatBuffer head_out;   // head outputs

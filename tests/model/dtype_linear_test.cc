@@ -1,5 +1,6 @@
 // Reduced-precision linear layers against an exact (double) reference on random data, and the
 // quantization formats they rely on, checked by hand.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -119,18 +120,38 @@ TEST(LinearQuant, PerChannelSymmetricByHand) {
 }
 
 TEST(LinearQuant, ActivationsU8ByHand) {
-  // Range [-1, 3] (0 included): scale 4/255, zero point round(255/4) = 64.
+  // Row 0, range [-1, 3] (0 included): scale 4/255, zero point round(255/4) = 64.
+  // Row 1, all positive [0.5, 2]: the range is widened to [0, 2] (scale 2/255, zero point 0).
+  const int cols = 44;  // exercises the vector loop and the tail
   std::vector<float> x = {-1.f, 0.f, 3.f, 1.f};
-  for (int i = 0; i < 40; ++i) x.push_back(0.5f);  // exercise the vector loop as well
+  for (int i = 4; i < cols; ++i) x.push_back(0.5f);
+  for (int i = 0; i < cols; ++i) x.push_back(i == 7 ? 2.f : 0.5f);
   std::vector<uint8_t> q(x.size());
-  const ActivationQuant a = quantize_activations_u8(x.data(), x.size(), q.data());
-  EXPECT_FLOAT_EQ(a.scale, 4.f / 255);
-  EXPECT_EQ(a.zero_point, 64);
+  std::vector<float> scale(2);
+  std::vector<int32_t> zp(2);
+  quantize_rows_u8(x.data(), 2, cols, q.data(), scale.data(), zp.data());
+  EXPECT_FLOAT_EQ(scale[0], 4.f / 255);
+  EXPECT_EQ(zp[0], 64);
   EXPECT_EQ(q[0], 0);    // -63.75 + 64 = 0.25 -> 0
   EXPECT_EQ(q[1], 64);
   EXPECT_EQ(q[2], 255);  // 191.25 + 64, clamped
   EXPECT_EQ(q[3], 128);  // 63.75 + 64 = 127.75 -> 128
-  for (size_t i = 4; i < x.size(); ++i) EXPECT_EQ(q[i], 96) << i;  // 31.875 + 64
+  for (int i = 4; i < cols; ++i) EXPECT_EQ(q[i], 96) << i;  // 31.875 + 64
+  EXPECT_FLOAT_EQ(scale[1], 2.f / 255);
+  EXPECT_EQ(zp[1], 0);
+  EXPECT_EQ(q[cols + 7], 255);
+  for (int i = 0; i < cols; ++i) {
+    if (i != 7) {
+      EXPECT_EQ(q[cols + i], 64) << i;  // 63.75 -> 64
+    }
+  }
+  // An all-zero row (the GEMMs' padding rows) stays exactly zero.
+  std::vector<float> zeros(cols, 0.f);
+  float s0;
+  int32_t z0;
+  quantize_row_u8(zeros.data(), cols, q.data(), &s0, &z0);
+  EXPECT_EQ(z0, 0);
+  for (int i = 0; i < cols; ++i) EXPECT_EQ(q[i], 0);
 }
 
 TEST(LinearQuant, Bf16RoundsToNearestEven) {
@@ -159,26 +180,95 @@ TEST(LinearQuant, GeluErfMatchesStdErf) {
 TEST(LinearQuant, DequantizeS32ByHand) {
   // 2 rows x 19 columns (one full vector and a tail), in place as the layers use it.
   const int cols = 19;
-  std::vector<int32_t> zpc(cols), acc(2 * cols);
-  std::vector<float> scales(cols), bias(cols);
+  std::vector<int32_t> colsum(cols), acc(2 * cols);
+  std::vector<float> w_scale(cols), bias(cols);
+  const std::vector<float> x_scale = {1.f, 0.25f};
+  const std::vector<int32_t> x_zp = {10, 3};
   for (int n = 0; n < cols; ++n) {
-    zpc[n] = 10 * n;
-    scales[n] = 0.5f + n;
+    colsum[n] = n;
+    w_scale[n] = 0.5f + n;
     bias[n] = -1.f * n;
-    acc[n] = 10 * n + 2;         // (acc - zpc) = 2
-    acc[cols + n] = 10 * n - 4;  // -4
+    acc[n] = 10 * n + 2;        // acc - 10 * colsum = 2
+    acc[cols + n] = 3 * n - 4;  // acc - 3 * colsum = -4
   }
+  Int8Epilogue e;
+  e.colsum = colsum.data();
+  e.w_scale = w_scale.data();
+  e.x_scale = x_scale.data();
+  e.x_zero_point = x_zp.data();
+  e.bias = bias.data();
   std::vector<float> out(acc.size());
   std::memcpy(out.data(), acc.data(), acc.size() * 4);
-  dequantize_s32(reinterpret_cast<const int32_t*>(out.data()), 2, cols, zpc.data(), scales.data(),
-                 bias.data(), false, out.data());
+  dequantize_s32(reinterpret_cast<const int32_t*>(out.data()), 2, cols, e, out.data());
   for (int n = 0; n < cols; ++n) {
-    EXPECT_FLOAT_EQ(out[n], 2 * scales[n] + bias[n]);
-    EXPECT_FLOAT_EQ(out[cols + n], -4 * scales[n] + bias[n]);
+    EXPECT_FLOAT_EQ(out[n], 2 * w_scale[n] + bias[n]);
+    EXPECT_FLOAT_EQ(out[cols + n], -4 * 0.25f * w_scale[n] + bias[n]);
   }
+  e.bias = nullptr;
+  e.gelu = true;
   std::vector<float> g(cols);
-  dequantize_s32(acc.data(), 1, cols, zpc.data(), scales.data(), nullptr, true, g.data());
-  for (int n = 0; n < cols; ++n) EXPECT_FLOAT_EQ(g[n], gelu_erf(2 * scales[n]));
+  dequantize_s32(acc.data(), 1, cols, e, g.data());
+  for (int n = 0; n < cols; ++n) EXPECT_FLOAT_EQ(g[n], gelu_erf(2 * w_scale[n]));
+
+  // The fused form gives exactly what the epilogue followed by quantize_rows_u8 gives.
+  std::vector<uint8_t> q_fused(2 * cols), q_plain(2 * cols);
+  std::vector<float> s_fused(2), s_plain(2);
+  std::vector<int32_t> z_fused(2), z_plain(2);
+  dequantize_s32_to_u8(acc.data(), 2, cols, e, q_fused.data(), s_fused.data(), z_fused.data());
+  std::vector<float> f(2 * cols);
+  dequantize_s32(acc.data(), 2, cols, e, f.data());
+  quantize_rows_u8(f.data(), 2, cols, q_plain.data(), s_plain.data(), z_plain.data());
+  EXPECT_EQ(q_fused, q_plain);
+  EXPECT_EQ(s_fused, s_plain);
+  EXPECT_EQ(z_fused, z_plain);
+}
+
+// Linear::run_chain: FFN in (GELU) -> FFN out. INT8 layers skip the F32 intermediate and must
+// give bit-identical results to two plain runs; other precisions run the plain way.
+TEST(LinearChain, Int8ChainEqualsTwoRuns) {
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  GemmCache cache(64);
+  for (int rows : {1, 7, 130}) {
+    Problem p1 = random_problem(rows, 64, 160, 11 + rows);
+    Problem p2 = random_problem(rows, 160, 48, 23 + rows);
+    const QuantizedRows q1 = quantize_rows_s8(p1.w.data(), p1.out, p1.in);
+    const QuantizedRows q2 = quantize_rows_s8(p2.w.data(), p2.out, p2.in);
+    const Linear a = Linear::int8(engine, &cache, q1.values.data(), q1.scales.data(),
+                                  p1.b.data(), p1.out, p1.in, Activation::kGelu);
+    const Linear b = Linear::int8(engine, &cache, q2.values.data(), q2.scales.data(),
+                                  p2.b.data(), p2.out, p2.in, Activation::kNone);
+    const Linear b32 = Linear::f32(engine, &cache, p2.w.data(), p2.b.data(), p2.out, p2.in,
+                                   Activation::kNone);
+    // Two plain runs.
+    p2.x = run(a, engine, p1);
+    const std::vector<float> plain = run(b, engine, p2);
+    const std::vector<float> plain_mixed = run(b32, engine, p2);
+    // The chain, with one scratch for both layers, as the encoder does.
+    const auto g1 = a.primitive(rows), g2 = b.primitive(rows), g32 = b32.primitive(rows);
+    const size_t scratch_bytes =
+        std::max({g1->scratch_bytes, g2->scratch_bytes, g32->scratch_bytes});
+    std::vector<float> scratch(scratch_bytes / 4 + 16), mid(static_cast<size_t>(rows) * p1.out);
+    std::vector<float> link(Linear::chain_link_bytes(rows, p1.out) / 4 + 16);
+    std::vector<float> chained(static_cast<size_t>(rows) * p2.out, NAN);
+    const dnnl::memory m_scratch(
+        dnnl::memory::desc({static_cast<int64_t>(scratch_bytes)}, dnnl::memory::data_type::u8,
+                           dnnl::memory::format_tag::a),
+        engine, scratch.data());
+    Linear::run_chain(a, *g1, b, *g2, stream, plain_memory(engine, rows, p1.in, p1.x.data()),
+                      plain_memory(engine, rows, p1.out, mid.data()),
+                      plain_memory(engine, rows, p2.out, chained.data()), m_scratch, link.data());
+    stream.wait();
+    EXPECT_EQ(chained, plain) << rows;
+    // INT8 then F32: not a chain, mid holds the first layer's F32 output.
+    std::vector<float> mixed(chained.size(), NAN);
+    Linear::run_chain(a, *g1, b32, *g32, stream, plain_memory(engine, rows, p1.in, p1.x.data()),
+                      plain_memory(engine, rows, p1.out, mid.data()),
+                      plain_memory(engine, rows, p2.out, mixed.data()), m_scratch, link.data());
+    stream.wait();
+    EXPECT_EQ(mixed, plain_mixed) << rows;
+    EXPECT_EQ(mid, p2.x) << rows;
+  }
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 //   kBF16  weights stored BF16 (packed for oneDNN); each call rounds x to BF16; oneDNN's
 //          bf16 x bf16 matmul accumulates and writes F32, bias and GELU fused as post-ops.
 //   kInt8  weights s8 with per-output-channel scales (linear_quant.h); each call quantizes x
-//          per tensor to u8 with a zero point; oneDNN's u8 x s8 matmul (VNNI / AMX) accumulates
+//          per row to u8 with a zero point; oneDNN's u8 x s8 matmul (VNNI / AMX) accumulates
 //          in s32 (no attributes: its fastest kernels); one fused pass then removes the zero
 //          point, applies scale_x * scale_w[n], bias and GELU (dequantize_s32).
 // Inputs and outputs are F32 at every precision: only the GEMM changes. The per-call operand
@@ -48,6 +48,17 @@ class Linear {
   void run(const GemmPrimitive& gemm, const dnnl::stream& stream, const dnnl::memory& src,
            const dnnl::memory& dst, const dnnl::memory& scratch) const;
 
+  // dst = second(first(src)), with first's output in `mid` ([rows x first.out] F32 memory).
+  // When both layers are INT8 the F32 intermediate is skipped: first's epilogue quantizes its
+  // rows straight into `link` (chain_link_bytes) for second, and mid only holds first's s32
+  // accumulators. Otherwise it is run(first), run(second). Same results either way.
+  static void run_chain(const Linear& first, const GemmPrimitive& g1, const Linear& second,
+                        const GemmPrimitive& g2, const dnnl::stream& stream,
+                        const dnnl::memory& src, const dnnl::memory& mid,
+                        const dnnl::memory& dst, const dnnl::memory& scratch, void* link);
+  // Bytes of run_chain's `link` for `rows` rows of `features` (first's output) columns.
+  static size_t chain_link_bytes(int64_t rows, int features);
+
   class Impl;
 
  private:
@@ -74,6 +85,13 @@ std::shared_ptr<const Linear::Impl> make_int8_linear(const dnnl::engine& engine,
                                                      const int8_t* weight, const float* scales,
                                                      const float* bias, int out, int in,
                                                      Activation act);
+
+// run_chain's INT8 path (linear_int8.cc): false, doing nothing, unless both layers are INT8.
+bool run_int8_chain(const Linear::Impl& first, const GemmPrimitive& g1,
+                    const Linear::Impl& second, const GemmPrimitive& g2,
+                    const dnnl::stream& stream, const dnnl::memory& src, const dnnl::memory& mid,
+                    const dnnl::memory& dst, const dnnl::memory& scratch, void* link);
+size_t int8_chain_link_bytes(int64_t rows, int features);
 
 // GemmCache keys of the reduced-precision layers: the 4th field is offset per precision so
 // that they never collide with PackedLinear's (activation * 2 + has_bias, below 4).

@@ -4,7 +4,7 @@
 //   INT8  per-output-channel symmetric: scale[r] = max|w[r, :]| / 127, q = round(w / scale),
 //         clamped to [-127, 127]; w ≈ q * scale[r]. An all-zero row gets scale 1.
 //   BF16  round-to-nearest-even truncation of the F32 bits (NaN kept quiet).
-// Activations (every call, see linear.h): per-tensor asymmetric u8 with a zero point, or BF16.
+// Activations (every call, see linear.h): per-row asymmetric u8 with a zero point, or BF16.
 // The same functions serve the on-the-fly path and the checkpoint writer, so a pre-quantized
 // checkpoint holds exactly the values the encoder would have computed at load.
 #pragma once
@@ -32,21 +32,35 @@ float bf16_to_f32(uint16_t x);
 std::vector<uint16_t> to_bf16(const float* x, size_t n);
 std::vector<float> bf16_to_f32(const uint16_t* x, size_t n);
 
-// Activation quantization of one tensor: x ≈ scale * (q - zero_point), q in [0, 255]; the
-// range always contains 0 so that zero (the GEMMs' padding rows) is exact.
-struct ActivationQuant {
-  float scale = 1.f;
-  int32_t zero_point = 0;
-};
-ActivationQuant quantize_activations_u8(const float* x, size_t n, uint8_t* q);
+// Activation quantization, per row (token): row r ≈ scale[r] * (q[r, :] - zero_point[r]),
+// q in [0, 255]; the range always contains 0 so that zero (the GEMMs' padding rows) is exact.
+// Per row rather than per tensor: one pass over a row that is in L1 (a per-tensor range needs
+// a pass over the whole tensor first), it fuses into the epilogue of the layer before
+// (dequantize_s32_to_u8), and a token with large activations no longer coarsens the others.
+void quantize_row_u8(const float* x, int n, uint8_t* q, float* scale, int32_t* zero_point);
+void quantize_rows_u8(const float* x, int64_t rows, int cols, uint8_t* q, float* scale,
+                      int32_t* zero_point);
 
-// The INT8 layers' epilogue, on oneDNN's plain s32 accumulators acc = Σ q_x · q_w:
-//   out[r, n] = act((acc[r, n] - zp_colsum[n]) · scales[n] + bias[n])
-// zp_colsum[n] = zero_point · Σ_k q_w[n, k] removes the activation zero point exactly (in
-// integers); scales[n] = scale_x · scale_w[n]; bias may be null; gelu selects the erf GELU.
-// `out` may alias `acc` (both 4-byte elements, same layout), which is how the layers use it.
-void dequantize_s32(const int32_t* acc, int64_t rows, int cols, const int32_t* zp_colsum,
-                    const float* scales, const float* bias, bool gelu, float* out);
+// The INT8 layers' epilogue, on oneDNN's plain s32 accumulators acc[r, n] = Σ_k q_x[r, k] q_w[n, k]:
+//   out[r, n] = act((acc[r, n] - x_zero_point[r] · colsum[n]) · x_scale[r] · w_scale[n] + bias[n])
+// colsum[n] = Σ_k q_w[n, k], so the zero point is removed exactly, in integers.
+struct Int8Epilogue {
+  const int32_t* colsum = nullptr;        // [cols]
+  const float* w_scale = nullptr;         // [cols]
+  const float* x_scale = nullptr;         // [rows]
+  const int32_t* x_zero_point = nullptr;  // [rows]
+  const float* bias = nullptr;            // [cols] or null
+  bool gelu = false;                      // erf GELU after the bias
+};
+// F32 output; `out` may alias `acc` (both 4-byte elements, same layout), which is how the
+// layers use it.
+void dequantize_s32(const int32_t* acc, int64_t rows, int cols, const Int8Epilogue& e,
+                    float* out);
+// The epilogue followed by quantize_row_u8 of each output row, for an INT8 layer that feeds
+// another (FFN in -> FFN out): the F32 rows never leave the cache. Gives exactly the q, scales
+// and zero points that dequantize_s32 + quantize_rows_u8 give.
+void dequantize_s32_to_u8(const int32_t* acc, int64_t rows, int cols, const Int8Epilogue& e,
+                          uint8_t* q, float* q_scale, int32_t* q_zero_point);
 
 // GELU (erf form) of one float, as dequantize_s32 computes it (|error| < 3e-7 · max(1, |x|)).
 float gelu_erf(float x);
