@@ -71,6 +71,8 @@ def main():
     p.add_argument("--seed", type=int, default=2024)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json-out")
+    p.add_argument("--write-lines", help="also write the evaluated held-out lines here, one per "
+                                         "line (input for `tanzhen eval --task fill-mask -d`)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     tok = ZhTokenizer()
@@ -84,7 +86,7 @@ def main():
         print(text, " ".join(demos[text]))
 
     rng = random.Random(a.seed)
-    per_source, hit1, hit5, n = {}, 0, 0, 0
+    per_source, hit1, hit5, n, used = {}, 0, 0, 0, []
     for name, lines in sorted(load_sources(heldout=True).items()):
         lines = list(lines)
         rng.shuffle(lines)
@@ -104,12 +106,16 @@ def main():
             s1 += top[0] == gold
             s5 += gold in top
             sn += 1
+            used.append(line)
         per_source[name] = {"n": sn, "top1": round(100 * s1 / sn, 2), "top5": round(100 * s5 / sn, 2)}
         hit1, hit5, n = hit1 + s1, hit5 + s5, n + sn
         print(f"{name:30s} n={sn} top1 {100 * s1 / sn:.1f} top5 {100 * s5 / sn:.1f}", flush=True)
     res = {"n": n, "top1": round(100 * hit1 / n, 2), "top5": round(100 * hit5 / n, 2),
            "per_source": per_source, "demos": demos}
     print(f"overall n={n} top1 {res['top1']} top5 {res['top5']}")
+    if a.write_lines:
+        with open(a.write_lines, "w", encoding="utf-8") as f:
+            f.writelines(line.replace("\n", " ") + "\n" for line in used)
     if a.json_out:
         with open(a.json_out, "w") as f:
             json.dump(res, f, ensure_ascii=False, indent=1)

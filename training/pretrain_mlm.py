@@ -51,7 +51,41 @@ def parse_args():
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--pos-init", choices=["normal", "sinusoidal"], default="sinusoidal",
+                   help="initial position embeddings: BERT's N(0, 0.02), or sinusoids (as in the "
+                        "original Transformer) scaled to the word embeddings' row norm, which give "
+                        "attention a relative-position structure to start from")
+    p.add_argument("--reinit-positions", action="store_true",
+                   help="when resuming: replace the position embeddings by the sinusoidal ones "
+                        "(and clear their optimizer moments); how the shipped run switched at step 800")
+    p.add_argument("--init-from", help="new run only: start from this pretraining checkpoint's "
+                                       "weights (not its optimizer, schedule or data position)")
+    p.add_argument("--init-encoder", help="new run only, after --init-from: take the encoder "
+                                          "(bert.*) from this checkpoint instead, e.g. the NER "
+                                          "fine-tuning's, whose attention has learnt to look at "
+                                          "neighbouring characters (see training/README.md)")
     return p.parse_args()
+
+
+def sinusoidal_positions(n, d, row_norm):
+    """[n x d] sin/cos position table (Vaswani et al.), every row scaled to row_norm."""
+    pos = torch.arange(n, dtype=torch.float32)[:, None]
+    freq = torch.pow(10000.0, -torch.arange(0, d, 2, dtype=torch.float32) / d)
+    pe = torch.zeros(n, d)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq)
+    return pe * (row_norm / pe.norm(dim=1, keepdim=True))
+
+
+def set_sinusoidal_positions(model, opt=None):
+    emb = model.bert.embeddings
+    table = emb.position_embeddings.weight
+    norm = emb.word_embeddings.weight.detach().norm(dim=1).mean().item()
+    with torch.no_grad():
+        table.copy_(sinusoidal_positions(table.shape[0], table.shape[1], norm))
+    if opt is not None:
+        opt.state.pop(table, None)   # Adam moments of the old table mean nothing for the new one
+    return norm
 
 
 def mask_batch(ids, mask_prob, vocab_size, mask_id, gen):
@@ -101,7 +135,11 @@ def main():
                      num_attention_heads=a.heads, intermediate_size=a.ffn,
                      hidden_dropout_prob=a.dropout, attention_probs_dropout_prob=a.dropout)
     torch.manual_seed(a.seed)
+    if a.init_from:
+        cfg = BertConfig(**torch.load(a.init_from, map_location="cpu")["config"])
     model = BertForMaskedLM(cfg).to(dev)
+    if a.pos_init == "sinusoidal" and not a.init_from:
+        set_sinusoidal_positions(model)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
@@ -129,6 +167,21 @@ def main():
         packer.load_state_dict(ck["data"])
         step, train_seconds = ck["step"], ck.get("train_seconds", 0.0)
         print(f"resumed at step {step}", flush=True)
+        if finished(step, a, train_seconds):
+            print("nothing to do: the checkpoint is already at the stop step / budget", flush=True)
+            return
+        if a.reinit_positions:
+            norm = set_sinusoidal_positions(model, opt)
+            print(f"position embeddings replaced by sinusoids (row norm {norm:.3f})", flush=True)
+    elif a.init_from:
+        model.load_state_dict(torch.load(a.init_from, map_location="cpu")["model"])
+        print(f"weights from {a.init_from}", flush=True)
+        if a.init_encoder:
+            enc = {k: v for k, v in torch.load(a.init_encoder, map_location="cpu")["model"].items()
+                   if k.startswith("bert.")}
+            missing, unexpected = model.load_state_dict(enc, strict=False)
+            assert not unexpected and all(k.startswith("cls.") for k in missing), (missing, unexpected)
+            print(f"encoder from {a.init_encoder}", flush=True)
     torch.save(cfg.to_dict(), os.path.join(a.out, "config.pt"))
 
     log_path = os.path.join(a.out, "log.csv")
