@@ -198,7 +198,7 @@ Small Chinese NER model (PER / LOC / ORG), tanzhen's default NER model. Hugging 
 
 ## Architecture
 
-{arch_lines(nck['config'], n, mb, exported_positions(a.ner_out), mck['args']['seq_len'])}- encoder initialised from the masked-LM warm-up checkpoint (recipe stage mlm1, step {nck['pretrained_step']}); zh-mlm-small then continued masked-LM training from this model's encoder
+{arch_lines(nck['config'], n, mb, exported_positions(a.ner_out), mck['args']['seq_len']).replace("pretrained on sequences of", "fine-tuned on MSRA sentences of at most 126 characters after pretraining on sequences of")}- encoder initialised from the masked-LM warm-up checkpoint (recipe stage mlm1, step {nck['pretrained_step']}); zh-mlm-small then continued masked-LM training from this model's encoder
 
 ## Data
 
@@ -210,7 +210,7 @@ Fixed dev split: line i (0-based) with i % 20 == 0 is dev (2,533 sentences), the
 
 ```sh
 {command_line("finetune_ner.py", a.ner_run, nargs, ["pretrained", "time_budget_min", "epochs", "lr", "batch"])}
-/usr/bin/python3 training/export_hf.py --kind ner --checkpoint {a.ner_run}/checkpoint.pt --out models/zh-ner-small --max-positions {mck['args']['seq_len']}
+/usr/bin/python3 training/export_hf.py --kind ner --checkpoint {a.ner_run}/checkpoint.pt --out models/zh-ner-small --max-positions {exported_positions(a.ner_out)}
 ```
 
 Batch {nargs['batch']} sentences (length-bucketed), AdamW lr {nargs['lr']:g} (classifier {nargs['head_lr']:g}),
