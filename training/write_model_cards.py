@@ -113,7 +113,7 @@ embeddings and not stored.
 {arch_lines(cfg, n, mb, exported_positions(a.mlm_out), mck['args']['seq_len'])}
 ## Data
 
-`/work/shared/corpus/*.txt.xz` (18 sources, ~92 M characters: news, encyclopedic text, Q&A,
+`../shared/corpus/*.txt.xz` (18 sources, ~92 M characters: news, encyclopedic text, Q&A,
 reviews, laws, science abstracts, novels, classical poetry, NER train-split text; provenance in
 the corpus's `SOURCES.md`), mixed by sampling each sequence's source with probability
 proportional to characters^0.7. Held out of training: line i of every file with i % 200 == 0
@@ -202,19 +202,19 @@ Small Chinese NER model (PER / LOC / ORG), tanzhen's default NER model. Hugging 
 
 ## Data
 
-MSRA NER (SIGHAN 2006) training set, `/work/shared/data/msra/train.jsonl` (character offsets).
+MSRA NER (SIGHAN 2006) training set, `../shared/data/msra/train.jsonl` (character offsets).
 Fixed dev split: line i (0-based) with i % 20 == 0 is dev (2,533 sentences), the remaining
 48,125 sentences are fine-tuning data. The MSRA test set was not used.
 
 ## Recipe
 
 ```sh
-{command_line("finetune_ner.py", a.ner_run, nargs, ["pretrained", "time_budget_min", "epochs", "lr", "batch"])}
+{command_line("finetune_ner.py", a.ner_run, nargs, ["pretrained", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"])}
 /usr/bin/python3 training/export_hf.py --kind ner --checkpoint {a.ner_run}/checkpoint.pt --out models/zh-ner-small --max-positions {exported_positions(a.ner_out)}
 ```
 
 Batch {nargs['batch']} sentences (length-bucketed), AdamW lr {nargs['lr']:g} (classifier {nargs['head_lr']:g}),
-5% warm-up then linear decay over the time budget, dropout {nargs['dropout']:g}, bf16 autocast.
+{100 * nargs['warmup_frac']:g}% warm-up then linear decay over the time budget, dropout {nargs['dropout']:g}, bf16 autocast.
 Training: **{nck['step']} steps ({scores[-1]['epoch']} epochs), {nck['train_seconds'] / 60:.0f} minutes**
 of training time; loss {nlog[0]['loss']} (step {nlog[0]['step']}) -> {nlog[-1]['loss']} (step {nlog[-1]['step']}).
 Hardware: {HARDWARE}.
