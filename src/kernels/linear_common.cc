@@ -75,8 +75,8 @@ void Linear::run_chain(const Linear& first, const GemmPrimitive& g1, const Linea
   second.run(g2, stream, mid, dst, scratch);
 }
 
-size_t Linear::chain_link_bytes(int64_t rows, int features) {
-  return int8_chain_link_bytes(rows, features);
+size_t Linear::chain_link_bytes(const Linear& first, const Linear& second, int64_t rows) {
+  return int8_chain_link_bytes(checked(first.impl_), checked(second.impl_), rows);
 }
 
 }  // namespace tanzhen::kernels

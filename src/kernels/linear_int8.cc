@@ -66,18 +66,28 @@ class Int8Linear final : public Linear::Impl {
     dequantize_s32(acc, rows, out_, epilogue(in), static_cast<float*>(dst.get_data_handle()));
   }
 
-  // Quantized activations: u8 rows with their scales and zero points.
+  // Quantized activations: u8 rows with their scales and zero points, laid out from `base`
+  // as [u8, rows x cols][scales, rows floats][zero points, rows s32], each 64-byte aligned.
+  // The layers' input slot in scratch and run_int8_chain's link both use this layout.
   struct Input {
     uint8_t* q;
     float* scale;
     int32_t* zero_point;
+
+    static size_t bytes(int64_t rows, int cols) {
+      return align64(static_cast<size_t>(rows) * cols) + 2 * align64(rows * 4);
+    }
+    static Input at(void* base, int64_t rows, int cols) {
+      auto* b = static_cast<uint8_t*>(base);
+      const size_t q_bytes = align64(static_cast<size_t>(rows) * cols);
+      return Input{b, reinterpret_cast<float*>(b + q_bytes),
+                   reinterpret_cast<int32_t*>(b + q_bytes + align64(rows * 4))};
+    }
   };
 
-  // This layer's input slot in `scratch` (see the layout below), for rows = the GEMM's rows.
+  // This layer's input slot at the start of `scratch`, for rows = the GEMM's rows.
   Input input_slot(const memory& scratch, int64_t rows) const {
-    auto* base = static_cast<uint8_t*>(scratch.get_data_handle());
-    return Input{base, reinterpret_cast<float*>(base + src_bytes(rows)),
-                 reinterpret_cast<int32_t*>(base + src_bytes(rows) + align64(rows * 4))};
+    return Input::at(scratch.get_data_handle(), rows, in_);
   }
 
   Input quantize_input(const memory& src, const memory& scratch) const {
@@ -115,10 +125,8 @@ class Int8Linear final : public Linear::Impl {
   }
 
  private:
-  // Scratch layout: [u8 input, rows x in][scales, rows floats][zero points, rows s32]
-  // [oneDNN's scratchpad].
-  size_t src_bytes(int64_t rows) const { return align64(static_cast<size_t>(rows) * in_); }
-  size_t own_bytes(int64_t rows) const { return src_bytes(rows) + 2 * align64(rows * 4); }
+  // Scratch layout: [the input slot, Input::bytes(rows, in)][oneDNN's scratchpad].
+  size_t own_bytes(int64_t rows) const { return Input::bytes(rows, in_); }
 
   dnnl::matmul::primitive_desc make_desc(int64_t rows, const memory::desc& weights) const {
     const memory::desc src({rows, in_}, dt::u8, tag::ab);
@@ -151,10 +159,7 @@ bool run_int8_chain(const Linear::Impl& first, const GemmPrimitive& g1,
   // quantizes every output row into `link`, the second layer's input; second: GEMM + epilogue.
   const auto in = a->quantize_input(src, scratch);
   int32_t* acc = a->multiply(g1, stream, in, rows, mid.get_data_handle(), scratch);
-  auto* l = static_cast<uint8_t*>(link);
-  const Int8Linear::Input next{l, reinterpret_cast<float*>(l + align64(rows * a->out_features())),
-                               reinterpret_cast<int32_t*>(l + align64(rows * a->out_features()) +
-                                                          align64(rows * 4))};
+  const auto next = Int8Linear::Input::at(link, rows, a->out_features());
   dequantize_s32_to_u8(acc, rows, a->out_features(), a->epilogue(in), next.q, next.scale,
                        next.zero_point);
   int32_t* out = b->multiply(g2, stream, next, rows, dst.get_data_handle(), scratch);
@@ -163,8 +168,11 @@ bool run_int8_chain(const Linear::Impl& first, const GemmPrimitive& g1,
   return true;
 }
 
-size_t int8_chain_link_bytes(int64_t rows, int features) {
-  return align64(static_cast<size_t>(rows) * features) + 2 * align64(rows * 4);
+size_t int8_chain_link_bytes(const Linear::Impl& first, const Linear::Impl& second,
+                             int64_t rows) {
+  const auto* a = dynamic_cast<const Int8Linear*>(&first);
+  if (!a || !dynamic_cast<const Int8Linear*>(&second)) return 0;
+  return Int8Linear::Input::bytes(rows, a->out_features());
 }
 
 std::shared_ptr<const Linear::Impl> make_int8_linear(const dnnl::engine& engine, GemmCache* cache,

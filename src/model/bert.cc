@@ -159,14 +159,16 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
   float* ctx = ws.context.ensure(M * H);
   float* proj = ws.projected.ensure(M * H);
   float* ffn = ws.ffn.ensure(M * I);
+  // Only INT8 models chain the FFN pair through quantized rows; for the others this is empty.
+  const bert::LayerWeights& l0 = w.layers.front();
   void* ffn_link = ws.ffn_link.ensure(
-      (kernels::Linear::chain_link_bytes(M, I) + sizeof(float) - 1) / sizeof(float));
+      (kernels::Linear::chain_link_bytes(l0.ffn_in, l0.ffn_out, M) + sizeof(float) - 1) /
+      sizeof(float));
   float* attn_work = ws.attention.ensure(std::max<size_t>(attention.work_floats(c.max_len), 1));
   std::fill(x + T * H, x + M * H, 0.f);
   std::fill(ctx + T * H, ctx + M * H, 0.f);
 
   // Every layer has the same shapes, so layer 0's primitives serve all of them.
-  const bert::LayerWeights& l0 = w.layers.front();
   const auto g_qkv = l0.qkv.primitive(M), g_attn_out = l0.attn_out.primitive(M),
              g_ffn_in = l0.ffn_in.primitive(M), g_ffn_out = l0.ffn_out.primitive(M);
   size_t scratch_bytes = std::max({g_qkv->scratch_bytes, g_attn_out->scratch_bytes,

@@ -249,7 +249,9 @@ TEST(LinearChain, Int8ChainEqualsTwoRuns) {
     const size_t scratch_bytes =
         std::max({g1->scratch_bytes, g2->scratch_bytes, g32->scratch_bytes});
     std::vector<float> scratch(scratch_bytes / 4 + 16), mid(static_cast<size_t>(rows) * p1.out);
-    std::vector<float> link(Linear::chain_link_bytes(rows, p1.out) / 4 + 16);
+    std::vector<float> link(Linear::chain_link_bytes(a, b, rows) / 4 + 16);
+    EXPECT_GT(Linear::chain_link_bytes(a, b, rows), static_cast<size_t>(rows) * p1.out);
+    EXPECT_EQ(Linear::chain_link_bytes(a, b32, rows), 0u);  // not a chain: no link needed
     std::vector<float> chained(static_cast<size_t>(rows) * p2.out, NAN);
     const dnnl::memory m_scratch(
         dnnl::memory::desc({static_cast<int64_t>(scratch_bytes)}, dnnl::memory::data_type::u8,

@@ -51,13 +51,14 @@ class Linear {
   // dst = second(first(src)), with first's output in `mid` ([rows x first.out] F32 memory).
   // When both layers are INT8 the F32 intermediate is skipped: first's epilogue quantizes its
   // rows straight into `link` (chain_link_bytes) for second, and mid only holds first's s32
-  // accumulators. Otherwise it is run(first), run(second). Same results either way.
+  // accumulators. Otherwise it is run(first), run(second) and `link` is not touched. Same
+  // results either way.
   static void run_chain(const Linear& first, const GemmPrimitive& g1, const Linear& second,
                         const GemmPrimitive& g2, const dnnl::stream& stream,
                         const dnnl::memory& src, const dnnl::memory& mid,
                         const dnnl::memory& dst, const dnnl::memory& scratch, void* link);
-  // Bytes of run_chain's `link` for `rows` rows of `features` (first's output) columns.
-  static size_t chain_link_bytes(int64_t rows, int features);
+  // Bytes of run_chain's `link` for `rows` rows: 0 unless both layers are INT8.
+  static size_t chain_link_bytes(const Linear& first, const Linear& second, int64_t rows);
 
   class Impl;
 
@@ -91,7 +92,8 @@ bool run_int8_chain(const Linear::Impl& first, const GemmPrimitive& g1,
                     const Linear::Impl& second, const GemmPrimitive& g2,
                     const dnnl::stream& stream, const dnnl::memory& src, const dnnl::memory& mid,
                     const dnnl::memory& dst, const dnnl::memory& scratch, void* link);
-size_t int8_chain_link_bytes(int64_t rows, int features);
+size_t int8_chain_link_bytes(const Linear::Impl& first, const Linear::Impl& second,
+                             int64_t rows);
 
 // GemmCache keys of the reduced-precision layers: the 4th field is offset per precision so
 // that they never collide with PackedLinear's (activation * 2 + has_bias, below 4).
