@@ -57,7 +57,7 @@ def parse_args():
                         "attention a relative-position structure to start from")
     p.add_argument("--reinit-positions", action="store_true",
                    help="when resuming: replace the position embeddings by the sinusoidal ones "
-                        "(and clear their optimizer moments); how the shipped run switched at step 800")
+                        "(and clear their optimizer moments), once per run; how the shipped run switched at step 800")
     p.add_argument("--init-from", help="new run only: start from this pretraining checkpoint's "
                                        "weights (not its optimizer, schedule or data position)")
     p.add_argument("--init-encoder", help="new run only, after --init-from: take the encoder "
@@ -160,17 +160,20 @@ def main():
 
     ckpt_path = os.path.join(a.out, "checkpoint.pt")
     step, train_seconds = 0, 0.0
+    positions_replaced = False   # --reinit-positions happens once per run, however often resumed
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location="cpu")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         packer.load_state_dict(ck["data"])
         step, train_seconds = ck["step"], ck.get("train_seconds", 0.0)
+        positions_replaced = ck.get("positions_replaced", False)
         print(f"resumed at step {step}", flush=True)
         if finished(step, a, train_seconds):
             print("nothing to do: the checkpoint is already at the stop step / budget", flush=True)
             return
-        if a.reinit_positions:
+        if a.reinit_positions and not positions_replaced:
+            positions_replaced = True
             norm = set_sinusoidal_positions(model, opt)
             print(f"position embeddings replaced by sinusoids (row norm {norm:.3f})", flush=True)
     elif a.init_from:
@@ -245,7 +248,8 @@ def main():
             t_save = time.time()
             save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
                          "data": packer.state_dict(), "step": step, "config": cfg.to_dict(),
-                         "train_seconds": train_seconds, "args": vars(a)}, ckpt_path)
+                         "train_seconds": train_seconds, "args": vars(a),
+                         "positions_replaced": positions_replaced}, ckpt_path)
             t_int += time.time() - t_save
         if last:
             break
