@@ -1,6 +1,6 @@
 """A small BERT in plain PyTorch whose parameter names are Hugging Face's, so that
 export_hf.py can write state_dict() keys unchanged (bert.embeddings.word_embeddings.weight,
-bert.encoder.layer.0.attention.self.query.weight, cls.predictions.*, classifier.*).
+bert.encoder.layer.0.attention.self.query.weight, cls.predictions.*, classifier.*, crf.*).
 
 Semantics follow transformers' BertModel: post-LayerNorm blocks, exact (erf) GELU,
 LayerNorm eps 1e-12, absolute position embeddings, token type 0 everywhere.
@@ -11,6 +11,8 @@ from dataclasses import dataclass, asdict
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from crf import CRF
 
 
 @dataclass
@@ -195,13 +197,17 @@ class BertForMaskedLM(nn.Module):
 
 
 class BertForTokenClassification(nn.Module):
-    def __init__(self, c, num_labels, classifier_dropout=0.1):
+    """Per-token tag scores; with crf=True they are the emissions of a CRF (crf.py) that
+    scores whole tag paths, as in DAMO's RaNER (tanzhen reads crf.* the same way)."""
+
+    def __init__(self, c, num_labels, classifier_dropout=0.1, crf=False):
         super().__init__()
         self.config = c
         self.bert = BertModel(c)
         self.dropout = nn.Dropout(classifier_dropout)
         self.classifier = nn.Linear(c.hidden_size, num_labels)
         init_weights(self, c.initializer_range)
+        self.crf = CRF(num_labels) if crf else None
 
     def forward(self, ids, attention_mask):
         return self.classifier(self.dropout(self.bert(ids, attention_mask)))

@@ -85,8 +85,10 @@ def main():
         keep = {k: v for k, v in sd.items() if k.startswith(("bert.", "cls.predictions."))}
         cfg = hf_config(ck["config"], "BertForMaskedLM")
     else:
-        keep = {k: v for k, v in sd.items() if k.startswith(("bert.", "classifier."))}
-        cfg = hf_config(ck["config"], "BertForTokenClassification", ck["labels"])
+        keep = {k: v for k, v in sd.items() if k.startswith(("bert.", "classifier.", "crf."))}
+        crf = any(k.startswith("crf.") for k in keep)
+        arch = "BertCrfForTokenClassification" if crf else "BertForTokenClassification"
+        cfg = hf_config(ck["config"], arch, ck["labels"])
     if a.max_positions:
         name = "bert.embeddings.position_embeddings.weight"
         keep[name] = keep[name][:a.max_positions]

@@ -1,6 +1,7 @@
 """Fine-tunes the pretrained small BERT for PER/LOC/ORG NER on MSRA (split in ner_data.py).
 
-Token-classification head with softmax over BIO (or BIOES) tags. Reports entity-level
+Token-classification head with softmax over BIO (or BIOES) tags, or (--head crf) a linear-chain
+CRF over the same scores, trained on the path likelihood and decoded by Viterbi. Reports entity-level
 exact-match P/R/F1 (conlleval chunking, spans mapped back to character offsets) on the dev
 split after every epoch into OUT/dev_scores.jsonl. Resumable: OUT/checkpoint.pt holds model,
 optimizer, step (the batch order of every epoch is a fixed function of seed and epoch).
@@ -28,10 +29,15 @@ MAX_TOKENS = 254   # + [CLS] + [SEP]; MSRA pieces are <= 100 characters
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--pretrained", default="training/runs/mlm/checkpoint.pt")
+    p.add_argument("--init-from", default="",
+                   help="a NER checkpoint (finetune_ner.py's) to start from instead of the "
+                        "pretrained encoder: encoder and classifier are loaded, a CRF the "
+                        "checkpoint lacks starts at zero (= that classifier's argmax)")
     p.add_argument("--out", default="training/runs/ner")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--scheme", default="BIO", choices=["BIO", "BIOES"])
+    p.add_argument("--head", default="softmax", choices=["softmax", "crf"])
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--time-budget-min", type=float, default=0,
                    help="if > 0: the LR decays linearly over this many minutes of training "
@@ -56,6 +62,8 @@ def encode(tok, data, scheme, label_ids):
     for text, ents in data:
         ids, spans = tok.tokenize_with_spans(text)
         ids, spans = ids[:MAX_TOKENS], spans[:MAX_TOKENS]
+        if not ids:   # nothing to tag (the CRF needs at least one step)
+            continue
         tags = token_tags(spans, ents, scheme)
         out.append((ids, spans, [label_ids[t] for t in tags], text, ents))
     return out
@@ -100,10 +108,15 @@ def evaluate(model, examples, tok, labels, device, bf16, batch=64):
             ids, mask, _ = collate(examples, bi, tok, device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bool(bf16)):
                 logits = model(ids, mask)
-            best = logits.float().argmax(-1).cpu()
+            if model.crf is not None:
+                lens = torch.tensor([len(examples[i][1]) for i in bi], device=logits.device)
+                steps = torch.arange(logits.shape[1] - 1, device=logits.device)
+                best = model.crf.decode(logits.float()[:, 1:], steps < lens.unsqueeze(1))
+            else:
+                best = [r[1:].tolist() for r in logits.float().argmax(-1).cpu()]
             for row, i in enumerate(bi):
                 _, spans, _, _, ents = examples[i]
-                tags = [labels[k] for k in best[row, 1:len(spans) + 1].tolist()]
+                tags = [labels[k] for k in best[row][:len(spans)]]
                 pred.append({(spans[a][0], spans[b - 1][1], t) for a, b, t in decode_entities(tags)})
                 gold.append(set(ents))
     model.train()
@@ -114,7 +127,9 @@ def load_encoder(model, path):
     ck = torch.load(path, map_location="cpu")
     enc = {k: v for k, v in ck["model"].items() if k.startswith("bert.")}
     missing, unexpected = model.load_state_dict(enc, strict=False)
-    assert not unexpected and set(missing) == {"classifier.weight", "classifier.bias"}, missing
+    head = {"classifier.weight", "classifier.bias"}
+    assert not unexpected and head <= set(missing), missing
+    assert all(k in head or k.startswith("crf.") for k in missing), missing
     return ck["config"], ck["step"]
 
 
@@ -135,17 +150,24 @@ def main():
     dev_ex = encode(tok, dev_data, a.scheme, label_ids)
     print(f"train {len(train_ex)} dev {len(dev_ex)} sentences, labels {labels}", flush=True)
 
-    pre = torch.load(a.pretrained, map_location="cpu")["config"]
+    start = torch.load(a.init_from or a.pretrained, map_location="cpu")
+    pre = dict(start["config"])
     pre.update(hidden_dropout_prob=a.dropout, attention_probs_dropout_prob=a.dropout)
     cfg = BertConfig(**pre)
-    model = BertForTokenClassification(cfg, len(labels), a.dropout).to(dev)
-    _, pre_step = load_encoder(model, a.pretrained)
+    model = BertForTokenClassification(cfg, len(labels), a.dropout, crf=a.head == "crf").to(dev)
+    if a.init_from:
+        assert start["labels"] == labels, (start["labels"], labels)
+        missing, unexpected = model.load_state_dict(start["model"], strict=False)
+        assert not unexpected and all(k.startswith("crf.") for k in missing), (missing, unexpected)
+        pre_step = start.get("pretrained_step")
+    else:
+        _, pre_step = load_encoder(model, a.pretrained)
+    del start
 
-    head = [p for n, p in model.named_parameters() if n.startswith("classifier.")]
-    decay = [p for n, p in model.named_parameters()
-             if not n.startswith("classifier.") and p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters()
-                if not n.startswith("classifier.") and p.dim() < 2]
+    is_head = lambda n: n.startswith(("classifier.", "crf."))  # noqa: E731
+    head = [p for n, p in model.named_parameters() if is_head(n)]
+    decay = [p for n, p in model.named_parameters() if not is_head(n) and p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if not is_head(n) and p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay, "base": a.lr},
                              {"params": no_decay, "weight_decay": 0.0, "base": a.lr},
                              {"params": head, "weight_decay": 0.0, "base": a.head_lr}], lr=a.lr)
@@ -166,7 +188,7 @@ def main():
         tmp = ckpt_path + ".tmp"
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
                     "train_seconds": train_seconds, "config": cfg.to_dict(), "labels": labels,
-                    "scheme": a.scheme, "pretrained_step": pre_step, "args": vars(a)}, tmp)
+                    "scheme": a.scheme, "head": a.head, "pretrained_step": pre_step, "args": vars(a)}, tmp)
         os.replace(tmp, ckpt_path)
 
     log_path = os.path.join(a.out, "log.csv")
@@ -198,8 +220,12 @@ def main():
                 g["lr"] = g["base"] * f
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bool(a.bf16)):
                 logits = model(ids, mask)
-            loss = F.cross_entropy(logits.float().view(-1, len(labels)), lab.view(-1),
-                                   ignore_index=-100)
+            if model.crf is not None:
+                steps = lab[:, 1:] != -100   # CLS/SEP/padding carry no tag
+                loss = model.crf.nll(logits.float()[:, 1:], lab[:, 1:], steps) / steps.sum()
+            else:
+                loss = F.cross_entropy(logits.float().view(-1, len(labels)), lab.view(-1),
+                                       ignore_index=-100)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Background NER fine-tuning run as started for the shipped model (see README.md).
+# OUT picks the run folder (default training/runs/ner); arguments go to finetune_ner.py.
 cd "$(dirname "$0")/.." || exit 1
-mkdir -p training/runs/ner
+OUT=${OUT:-training/runs/ner}
+mkdir -p "$OUT"
 export OPENBLAS_CORETYPE=SKYLAKEX OMP_WAIT_POLICY=PASSIVE
 exec nice -n 10 /usr/bin/python3 training/finetune_ner.py --pretrained training/runs/mlm/checkpoint.pt \
-  --out training/runs/ner "$@" >>training/runs/ner/stdout.log 2>&1
+  --out "$OUT" "$@" >>"$OUT/stdout.log" 2>&1

@@ -174,12 +174,17 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
   size_t scratch_bytes = std::max({g_qkv->scratch_bytes, g_attn_out->scratch_bytes,
                                    g_ffn_in->scratch_bytes, g_ffn_out->scratch_bytes});
 
+  // Short sequences run the fused kernel, all in one call; long ones oneDNN's path.
   std::vector<kernels::MultiHeadAttention::Bound> seqs;
-  seqs.reserve(c.end - c.begin);
+  std::vector<kernels::AttentionRows> fused_seqs;
   for (size_t i = c.begin; i < c.end; ++i) {
     const int len = static_cast<int>(batch[i].size());
     if (len == 0) continue;
     const int64_t off = offsets[i - c.begin];
+    if (attention.runs_fused(len)) {
+      fused_seqs.push_back({len, qkv + off * 3 * H, ctx + off * H});
+      continue;
+    }
     seqs.push_back(attention.bind(len, qkv + off * 3 * H, attn_work, ctx + off * H));
     scratch_bytes = std::max(scratch_bytes, seqs.back().prims->scratch_bytes);
   }
@@ -199,6 +204,7 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
 
   for (const bert::LayerWeights& layer : w.layers) {
     layer.qkv.run(*g_qkv, ws.stream, m_x, m_qkv, scratch);
+    if (!fused_seqs.empty()) attention.run_fused(fused_seqs);
     for (const auto& seq : seqs) attention.run(seq, ws.stream, scratch);
     layer.attn_out.run(*g_attn_out, ws.stream, m_ctx, m_proj, scratch);
     kernels::add_layer_norm(proj, x, layer.attn_ln_gamma.f32(), layer.attn_ln_beta.f32(), x, T,

@@ -1,4 +1,6 @@
 // Multi-head scaled dot-product attention over one sequence, on oneDNN primitives.
+// Sequences of at most 64 tokens go to the fused kernel of attention_fused.h instead
+// (runs_fused / run_fused): there these five calls per sequence cost more than the work.
 //
 // Per sequence of L tokens:
 //   1. one reorder splits its rows of the fused QKV projection ([L x 3H], rows [q | k | v])
@@ -28,6 +30,7 @@
 
 #include <dnnl.hpp>
 
+#include "tanzhen/kernels/attention_fused.h"
 #include "tanzhen/kernels/primitive_cache.h"
 
 namespace tanzhen::kernels {
@@ -67,6 +70,12 @@ class MultiHeadAttention {
 
   void run(const Bound& b, const dnnl::stream& stream, const dnnl::memory& scratch) const;
 
+  // Whether a sequence of `len` tokens goes to run_fused instead (kernels/attention_fused.h):
+  // short enough that the oneDNN path's fixed costs dominate, on a CPU the kernel supports.
+  bool runs_fused(int len) const;
+  // Attention of all these sequences (each runs_fused) in one parallel region.
+  void run_fused(const std::vector<AttentionRows>& seqs) const;
+
  private:
   std::shared_ptr<const Primitives> primitives(int len) const;
   dnnl::memory::desc qkv_rows_desc(int len) const;
@@ -88,6 +97,7 @@ class MultiHeadAttention {
   int heads_;
   int head_dim_;
   int hidden_;
+  int fused_max_len_;  // longest sequence runs_fused takes; 0 where the kernel cannot run
   dnnl::memory::data_type operand_type_;  // of Q, K, V and the probabilities
   mutable PrimitiveCache<int, Primitives> cache_;
 };

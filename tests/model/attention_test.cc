@@ -1,0 +1,126 @@
+// Both attention paths (the fused kernel for short sequences and the oneDNN one for long
+// ones) against a double-precision reference, on lengths that exercise whole and partial
+// 16-key blocks and 4-query blocks, several head sizes, and batches of sequences that must not
+// see each other.
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <dnnl.hpp>
+#include <gtest/gtest.h>
+
+#include "tanzhen/kernels/attention.h"
+#include "tanzhen/kernels/attention_fused.h"
+
+namespace tanzhen::kernels {
+namespace {
+
+// softmax(q kᵀ / sqrt(dh)) v per head, rows [len x 3H] -> [len x H].
+std::vector<double> reference(const float* qkv, int len, int heads, int dh) {
+  const int H = heads * dh;
+  std::vector<double> out(static_cast<size_t>(len) * H);
+  for (int h = 0; h < heads; ++h) {
+    for (int i = 0; i < len; ++i) {
+      std::vector<double> s(len);
+      double m = -1e300, sum = 0;
+      for (int j = 0; j < len; ++j) {
+        double d = 0;
+        for (int c = 0; c < dh; ++c)
+          d += double(qkv[i * 3 * H + h * dh + c]) * qkv[j * 3 * H + H + h * dh + c];
+        s[j] = d / std::sqrt(double(dh));
+        m = std::max(m, s[j]);
+      }
+      for (double& x : s) sum += x = std::exp(x - m);
+      for (int c = 0; c < dh; ++c) {
+        double o = 0;
+        for (int j = 0; j < len; ++j) o += s[j] * qkv[j * 3 * H + 2 * H + h * dh + c];
+        out[static_cast<size_t>(i) * H + h * dh + c] = o / sum;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<float> random_rows(size_t n, std::mt19937& rng) {
+  // Scores of several units, so the softmax is far from uniform.
+  std::normal_distribution<float> g(0.f, 1.5f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = g(rng);
+  return v;
+}
+
+void expect_near_reference(const std::vector<float>& got, const std::vector<double>& want,
+                           const char* what, int len, int dh) {
+  ASSERT_EQ(got.size(), want.size());
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
+  EXPECT_LT(worst, 2e-5) << what << " len " << len << " head_dim " << dh;
+}
+
+TEST(Attention, FusedKernelMatchesReference) {
+  if (!fused_attention_supported(64)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(11);
+  for (int dh : {16, 48, 64}) {
+    const int heads = 3, H = heads * dh;
+    for (int len : {1, 2, 5, 16, 17, 31, 32, 33, 64, 100}) {
+      std::vector<float> qkv = random_rows(static_cast<size_t>(len) * 3 * H, rng);
+      std::vector<float> ctx(static_cast<size_t>(len) * H, NAN);
+      fused_attention({{len, qkv.data(), ctx.data()}}, heads, dh);
+      expect_near_reference(ctx, reference(qkv.data(), len, heads, dh), "fused", len, dh);
+    }
+  }
+}
+
+TEST(Attention, FusedKernelKeepsSequencesApart) {
+  if (!fused_attention_supported(32)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(12);
+  const int heads = 4, dh = 32, H = heads * dh;
+  const std::vector<int> lens = {7, 40, 1, 23, 64, 3};
+  int total = 0;
+  for (int l : lens) total += l;
+  std::vector<float> qkv = random_rows(static_cast<size_t>(total) * 3 * H, rng);
+  std::vector<float> ctx(static_cast<size_t>(total) * H, NAN);
+  std::vector<AttentionRows> seqs;
+  for (int i = 0, off = 0; i < static_cast<int>(lens.size()); off += lens[i++])
+    seqs.push_back({lens[i], qkv.data() + off * 3 * H, ctx.data() + off * H});
+  fused_attention(seqs, heads, dh);
+  for (int i = 0, off = 0; i < static_cast<int>(lens.size()); off += lens[i++]) {
+    std::vector<float> got(ctx.begin() + off * H, ctx.begin() + (off + lens[i]) * H);
+    expect_near_reference(got, reference(qkv.data() + off * 3 * H, lens[i], heads, dh), "batch",
+                          lens[i], dh);
+  }
+}
+
+TEST(Attention, OneDnnPathMatchesReference) {
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  std::mt19937 rng(13);
+  const int heads = 3, dh = 64, H = heads * dh;
+  MultiHeadAttention mha(engine, heads, dh);
+  for (int len : {1, 17, 65, 130}) {
+    std::vector<float> qkv = random_rows(static_cast<size_t>(len) * 3 * H, rng);
+    std::vector<float> ctx(static_cast<size_t>(len) * H, NAN);
+    std::vector<float> work(mha.work_floats(len));
+    const MultiHeadAttention::Bound b = mha.bind(len, qkv.data(), work.data(), ctx.data());
+    std::vector<uint8_t> scratch_bytes(std::max<size_t>(b.prims->scratch_bytes, 1));
+    const dnnl::memory scratch(
+        dnnl::memory::desc({static_cast<int64_t>(scratch_bytes.size())},
+                           dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
+        engine, scratch_bytes.data());
+    mha.run(b, stream, scratch);
+    stream.wait();
+    expect_near_reference(ctx, reference(qkv.data(), len, heads, dh), "oneDNN", len, dh);
+  }
+}
+
+TEST(Attention, ShortSequencesGoToTheFusedKernel) {
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  MultiHeadAttention mha(engine, 12, 64);
+  const bool fused = fused_attention_supported(64);
+  EXPECT_EQ(mha.runs_fused(32), fused);
+  EXPECT_FALSE(mha.runs_fused(302));
+  EXPECT_FALSE(MultiHeadAttention(engine, 2, 40).runs_fused(8));  // no kernel for 40 dims
+}
+
+}  // namespace
+}  // namespace tanzhen::kernels
