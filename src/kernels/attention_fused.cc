@@ -53,27 +53,6 @@ TANZHEN_AVX512 inline void score_keys(const float* const* q, const float* kt, in
     for (int b = 0; b < B; ++b) _mm512_storeu_ps(s + r * lp + j0 + 16 * b, _mm512_mul_ps(acc[r][b], vs));
 }
 
-// e^(s - max) over [0, len) of one score row, in place; returns 1 / their sum.
-TANZHEN_AVX512 inline float exp_row(float* s, int len) {
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
-  int j = 0;
-  for (; j + kLanes <= len; j += kLanes) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(s + j));
-  if (int r = len - j) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail_mask(r), s + j));
-  const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-  __m512 sum = _mm512_setzero_ps();
-  for (j = 0; j + kLanes <= len; j += kLanes) {
-    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s + j), m));
-    _mm512_storeu_ps(s + j, e);
-    sum = _mm512_add_ps(sum, e);
-  }
-  if (int r = len - j) {
-    const __m512 e = _mm512_maskz_mov_ps(tail_mask(r), exp_nonpositive(_mm512_sub_ps(load_tail(s + j, r), m)));
-    store_tail(s + j, e, r);
-    sum = _mm512_add_ps(sum, e);
-  }
-  return 1.f / reduce_add(sum);
-}
-
 // One head of one sequence; C = head_dim / 16. kt: head_dim x lp floats, s: kRows x lp.
 template <int C>
 TANZHEN_AVX512 void head_attention(const float* q, const float* k, const float* v, int64_t stride,
@@ -90,7 +69,7 @@ TANZHEN_AVX512 void head_attention(const float* q, const float* k, const float* 
     for (; j0 + 32 <= lp; j0 += 32) score_keys<2>(qr, kt, lp, dh, j0, scale, s);
     if (j0 < lp) score_keys<1>(qr, kt, lp, dh, j0, scale, s);
     float inv[kRows];
-    for (int r = 0; r < kRows; ++r) inv[r] = exp_row(s + r * lp, len);
+    for (int r = 0; r < kRows; ++r) inv[r] = 1.f / exp_shifted_row(s + r * lp, len, s + r * lp);
 
     __m512 o[kRows][C];
     for (int r = 0; r < kRows; ++r)

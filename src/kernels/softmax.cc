@@ -25,26 +25,9 @@ constexpr int64_t kParallelMin = 65536;
 TANZHEN_AVX512 void softmax_row_avx512(const float* x, int n, float* e, float* out_f32,
                                        uint16_t* out_bf16) {
   using namespace avx512;
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  const __m512 inv = _mm512_set1_ps(1.f / exp_shifted_row(x, n, e));
   int i = 0;
-  for (; i + kLanes <= n; i += kLanes) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
-  if (int r = n - i) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail_mask(r), x + i));
-  const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-
-  __m512 sum = _mm512_setzero_ps();
-  for (i = 0; i + kLanes <= n; i += kLanes) {
-    const __m512 v = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(x + i), m));
-    _mm512_storeu_ps(e + i, v);
-    sum = _mm512_add_ps(sum, v);
-  }
-  if (int r = n - i) {
-    const __m512 v = _mm512_maskz_mov_ps(tail_mask(r), exp_nonpositive(_mm512_sub_ps(load_tail(x + i, r), m)));
-    store_tail(e + i, v, r);
-    sum = _mm512_add_ps(sum, v);
-  }
-  const __m512 inv = _mm512_set1_ps(1.f / reduce_add(sum));
-
-  for (i = 0; i + kLanes <= n; i += kLanes) {
+  for (; i + kLanes <= n; i += kLanes) {
     const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(e + i), inv);
     if (out_f32) {
       _mm512_storeu_ps(out_f32 + i, p);

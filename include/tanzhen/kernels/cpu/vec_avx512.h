@@ -5,6 +5,7 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 #define TANZHEN_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
@@ -55,6 +56,28 @@ TANZHEN_AVX512 inline __m512 exp_nonpositive(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
   return _mm512_maskz_scalef_ps(all, p, k);
+}
+
+// e[i] = e^(x[i] - max(x)) for i < n (e may be x) and returns the sum of the e[i]: the first two
+// passes of a softmax row. Needs the -Wuninitialized pragmas of the including file (reduce_max).
+TANZHEN_AVX512 inline float exp_shifted_row(const float* x, int n, float* e) {
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
+  if (int r = n - i) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail_mask(r), x + i));
+  const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  __m512 sum = _mm512_setzero_ps();
+  for (i = 0; i + kLanes <= n; i += kLanes) {
+    const __m512 v = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(x + i), m));
+    _mm512_storeu_ps(e + i, v);
+    sum = _mm512_add_ps(sum, v);
+  }
+  if (int r = n - i) {
+    const __m512 v = _mm512_maskz_mov_ps(tail_mask(r), exp_nonpositive(_mm512_sub_ps(load_tail(x + i, r), m)));
+    store_tail(e + i, v, r);
+    sum = _mm512_add_ps(sum, v);
+  }
+  return reduce_add(sum);
 }
 
 // The 16 floats rounded to BF16 (nearest even; finite inputs), as 16 packed uint16.
