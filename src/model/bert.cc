@@ -164,7 +164,6 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
   void* ffn_link = ws.ffn_link.ensure(
       (kernels::Linear::chain_link_bytes(l0.ffn_in, l0.ffn_out, M) + sizeof(float) - 1) /
       sizeof(float));
-  float* attn_work = ws.attention.ensure(std::max<size_t>(attention.work_floats(c.max_len), 1));
   std::fill(x + T * H, x + M * H, 0.f);
   std::fill(ctx + T * H, ctx + M * H, 0.f);
 
@@ -174,7 +173,15 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
   size_t scratch_bytes = std::max({g_qkv->scratch_bytes, g_attn_out->scratch_bytes,
                                    g_ffn_in->scratch_bytes, g_ffn_out->scratch_bytes});
 
-  // Short sequences run the fused kernel, all in one call; long ones oneDNN's path.
+  // Sequences the fused kernels take run in one call per layer; the others oneDNN's path,
+  // whose work space (with the [heads x L x L] scores) is sized for the longest of them only.
+  int onednn_max_len = 0;
+  for (size_t i = c.begin; i < c.end; ++i) {
+    const int len = static_cast<int>(batch[i].size());
+    if (len > 0 && !attention.runs_fused(len)) onednn_max_len = std::max(onednn_max_len, len);
+  }
+  float* attn_work = ws.attention.ensure(
+      std::max<size_t>(onednn_max_len > 0 ? attention.work_floats(onednn_max_len) : 0, 1));
   std::vector<kernels::MultiHeadAttention::Bound> seqs;
   std::vector<kernels::AttentionRows> fused_seqs;
   for (size_t i = c.begin; i < c.end; ++i) {

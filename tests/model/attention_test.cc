@@ -1,8 +1,9 @@
-// Both attention paths (the fused kernel for short sequences and the oneDNN one for long
-// ones) against a double-precision reference, on lengths that exercise whole and partial
+// The attention paths (the fused F32 kernel for short sequences, the fused bf16 kernel, and
+// the oneDNN one) against a double-precision reference, on lengths that exercise whole and partial
 // 16-key blocks and 4-query blocks, several head sizes, and batches of sequences that must not
 // see each other.
 #include <cmath>
+#include <iostream>
 #include <random>
 #include <vector>
 
@@ -113,6 +114,46 @@ TEST(Attention, OneDnnPathMatchesReference) {
   }
 }
 
+double max_error(const std::vector<float>& got, const std::vector<double>& want) {
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
+  return worst;
+}
+
+// With bf16 operands both paths round Q, K, V and the probabilities the same way; the fused
+// kernel must be as close to the exact result as the oneDNN path it replaces.
+TEST(Attention, FusedBf16KernelAsCloseAsOneDnnBf16) {
+  if (!fused_attention_bf16_supported(64)) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  std::mt19937 rng(14);
+  for (int dh : {32, 64}) {
+    const int heads = 2, H = heads * dh;
+    MultiHeadAttention mha(engine, heads, dh, /*bf16_operands=*/true);
+    for (int len : {1, 2, 3, 16, 17, 33, 100, 302}) {
+      std::vector<float> qkv = random_rows(static_cast<size_t>(len) * 3 * H, rng);
+      const std::vector<double> want = reference(qkv.data(), len, heads, dh);
+      std::vector<float> fused(static_cast<size_t>(len) * H, NAN), onednn(fused);
+      fused_attention_bf16({{len, qkv.data(), fused.data()}}, heads, dh);
+      std::vector<float> work(mha.work_floats(len));
+      const MultiHeadAttention::Bound b = mha.bind(len, qkv.data(), work.data(), onednn.data());
+      std::vector<uint8_t> scratch_bytes(std::max<size_t>(b.prims->scratch_bytes, 1));
+      const dnnl::memory scratch(
+          dnnl::memory::desc({static_cast<int64_t>(scratch_bytes.size())},
+                             dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
+          engine, scratch_bytes.data());
+      mha.run(b, stream, scratch);
+      stream.wait();
+      const double e_fused = max_error(fused, want), e_onednn = max_error(onednn, want);
+      EXPECT_LE(e_fused, 1.5 * e_onednn + 1e-3) << "len " << len << " head_dim " << dh;
+      EXPECT_LT(e_fused, 0.05) << "len " << len << " head_dim " << dh;
+      if (len == 302)
+        std::cout << "[attention bf16] L 302, head_dim " << dh << ": max |error| fused " << e_fused
+                  << ", oneDNN " << e_onednn << std::endl;
+    }
+  }
+}
+
 TEST(Attention, ShortSequencesGoToTheFusedKernel) {
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   MultiHeadAttention mha(engine, 12, 64);
@@ -120,6 +161,9 @@ TEST(Attention, ShortSequencesGoToTheFusedKernel) {
   EXPECT_EQ(mha.runs_fused(32), fused);
   EXPECT_FALSE(mha.runs_fused(302));
   EXPECT_FALSE(MultiHeadAttention(engine, 2, 40).runs_fused(8));  // no kernel for 40 dims
+  // With bf16 operands every length is fused where the CPU has the bf16 kernel.
+  EXPECT_EQ(MultiHeadAttention(engine, 12, 64, true).runs_fused(302),
+            fused_attention_bf16_supported(64));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Multi-head scaled dot-product attention over one sequence, on oneDNN primitives.
-// Sequences of at most 64 tokens go to the fused kernel of attention_fused.h instead
-// (runs_fused / run_fused): there these five calls per sequence cost more than the work.
+// Sequences of at most 64 tokens go to the fused F32 kernel of attention_fused.h instead
+// (runs_fused / run_fused): there these five calls per sequence cost more than the work. With
+// bf16 operands, on CPUs with AVX512-BF16, longer ones go to its bf16 fused kernel, so this
+// oneDNN path is what runs where those kernels cannot.
 //
 // Per sequence of L tokens:
 //   1. one reorder splits its rows of the fused QKV projection ([L x 3H], rows [q | k | v])
@@ -97,7 +99,8 @@ class MultiHeadAttention {
   int heads_;
   int head_dim_;
   int hidden_;
-  int fused_max_len_;  // longest sequence runs_fused takes; 0 where the kernel cannot run
+  int fused_max_len_;  // longest sequence the F32 fused kernel takes; 0 where it cannot run
+  bool fused_bf16_;    // bf16 operands and a CPU with the bf16 fused kernel: all lengths fused
   dnnl::memory::data_type operand_type_;  // of Q, K, V and the probabilities
   mutable PrimitiveCache<int, Primitives> cache_;
 };

@@ -1,4 +1,5 @@
-// Multi-head attention of short sequences in one pass, F32, on our own AVX-512 kernel.
+// Multi-head attention in one pass per head, on our own AVX-512 kernels: F32 for short
+// sequences, and on AVX512-BF16 dot products for the reduced-precision encoders' longer ones.
 //
 // For short sequences the oneDNN path of attention.h is all overhead: at L = 32 its five
 // primitive calls per sequence and layer (two reorders, two batched matmuls, the softmax) cost
@@ -9,6 +10,11 @@
 // registers and L1, multiplies by V and writes the context into the [tokens x H] rows. No
 // score tensor and no dense Q/K/V copies exist. All arithmetic is F32 (also in the bf16 and
 // int8 encoders, where it is more exact than their bf16 attention).
+//
+// fused_attention_bf16 is the same pass with bf16 operands (Q, K, V and the probabilities
+// rounded to bf16 as the oneDNN path rounds them, F32 sums) for the bf16 and int8 encoders at
+// any length: against oneDNN's path (a dense-copy reorder, two batched matmuls, the softmax
+// over a [heads x L x L] score tensor, a merge reorder) it never writes the scores to memory.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -30,5 +36,12 @@ bool fused_attention_supported(int head_dim);
 // softmax(Q Kᵀ / sqrt(head_dim)) V for every head of every sequence; sequences never attend
 // to each other, so there is no mask. Requires fused_attention_supported(head_dim).
 void fused_attention(const std::vector<AttentionRows>& seqs, int heads, int head_dim);
+
+// Whether fused_attention_bf16 runs heads of this size on this CPU (AVX512-BF16; head_dim 32,
+// 64 or 128).
+bool fused_attention_bf16_supported(int head_dim);
+
+// As fused_attention, with bf16 operands and F32 accumulation.
+void fused_attention_bf16(const std::vector<AttentionRows>& seqs, int heads, int head_dim);
 
 }  // namespace tanzhen::kernels

@@ -1,0 +1,215 @@
+// Fused attention on AVX512-BF16 dot products (see kernels/attention_fused.h).
+//
+// vdpbf16ps multiplies pairs: lane l accumulates a[2l] b[2l] + a[2l+1] b[2l+1]. So both
+// products are laid out with the summed index in pairs:
+//   scores  S[i, j] = Σ_d Q[i, d] K[j, d]: lanes are 16 keys, pairs run over d, so K is stored
+//           as kp[d/2][j][d%2] and every query row's (d, d+1) pair is broadcast;
+//   context O[i, d] = Σ_j P[i, j] V[j, d]: lanes are 16 dims, pairs run over j, so V is stored
+//           as vp[j/2][d][j%2] and every probability pair (j, j+1) is broadcast.
+// Q is rounded to bf16 after the 1/sqrt(dh) scale, K, V and the probabilities are rounded to
+// bf16 as the oneDNN path rounds them; every sum is F32. The probabilities are the
+// unnormalised e^(s - max) (at most 1); the context is divided by their F32 sum at the end.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "tanzhen/kernels/attention_fused.h"
+#include "tanzhen/kernels/cpu/vec_avx512.h"
+#include "tanzhen/kernels/ops.h"
+
+#define TANZHEN_AVX512_BF16 \
+  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512bf16,fma")))
+
+namespace tanzhen::kernels {
+namespace {
+
+using namespace avx512;
+
+constexpr int kRows = 6;                 // queries per block
+constexpr int64_t kParallelMin = 1 << 16;  // multiply-adds below which one thread does all
+
+TANZHEN_AVX512_BF16 inline __m512 dot2(__m512 acc, __m512i a, __m512i b) {
+  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
+}
+
+// The 32-bit word holding bf16 elements 2p and 2p + 1 of a row.
+inline int32_t pair_at(const uint16_t* row, int p) {
+  int32_t w;
+  std::memcpy(&w, row + 2 * p, 4);
+  return w;
+}
+
+// K -> kp (as 32-bit pairs: kp32[p * lp + j] = (K[j, 2p], K[j, 2p + 1])), keys past len zero.
+template <int C>
+TANZHEN_AVX512_BF16 void pack_keys(const float* k, int64_t stride, int len, int lp, uint32_t* kp32) {
+  constexpr int pairs = 8 * C;  // dh / 2
+  alignas(64) uint16_t row[16 * C];
+  for (int j = 0; j < len; ++j) {
+    for (int c = 0; c < C; ++c)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(row + 16 * c), to_bf16_rne(_mm512_loadu_ps(k + j * stride + 16 * c)));
+    for (int p = 0; p < pairs; ++p) kp32[p * lp + j] = static_cast<uint32_t>(pair_at(row, p));
+  }
+  for (int p = 0; p < pairs; ++p) std::fill(kp32 + p * lp + len, kp32 + (p + 1) * lp, 0u);
+}
+
+// V -> vp[j/2][d][j%2], an odd last key paired with zeros.
+template <int C>
+TANZHEN_AVX512_BF16 void pack_values(const float* v, int64_t stride, int len, uint16_t* vp) {
+  // Interleaves two rows of 16 bf16: out[2i] = a[i], out[2i + 1] = b[i].
+  alignas(64) static constexpr uint16_t kInterleave[32] = {
+      0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+      8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i idx = _mm512_load_si512(kInterleave);
+  for (int j = 0; j < len; j += 2) {
+    for (int c = 0; c < C; ++c) {
+      const __m512 a = _mm512_loadu_ps(v + j * stride + 16 * c);
+      const __m512 b = j + 1 < len ? _mm512_loadu_ps(v + (j + 1) * stride + 16 * c) : _mm512_setzero_ps();
+      // cvtne2ps_pbh(b, a): elements 0-15 from a, 16-31 from b (nearest even, as to_bf16_rne).
+      const __m512i ab = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a));
+      _mm512_storeu_si512(vp + (static_cast<size_t>(j / 2) * 16 * C + 16 * c) * 2,
+                          _mm512_permutexvar_epi16(idx, ab));
+    }
+  }
+}
+
+// Scores of the block's kRows queries (qb: their bf16 rows) against keys [j0, j0 + 16 B).
+template <int C, int B>
+TANZHEN_AVX512_BF16 inline void score_keys(const uint16_t* qb, const uint32_t* kp32, int lp, int j0,
+                                           float* s) {
+  __m512 acc[kRows][B];
+  for (int r = 0; r < kRows; ++r)
+    for (int b = 0; b < B; ++b) acc[r][b] = _mm512_setzero_ps();
+  for (int p = 0; p < 8 * C; ++p) {
+    __m512i kv[B];
+    for (int b = 0; b < B; ++b) kv[b] = _mm512_loadu_si512(kp32 + p * lp + j0 + 16 * b);
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i q = _mm512_set1_epi32(pair_at(qb + r * 16 * C, p));
+      for (int b = 0; b < B; ++b) acc[r][b] = dot2(acc[r][b], q, kv[b]);
+    }
+  }
+  for (int r = 0; r < kRows; ++r)
+    for (int b = 0; b < B; ++b) _mm512_storeu_ps(s + r * lp + j0 + 16 * b, acc[r][b]);
+}
+
+// One head of one sequence. Work space: kp (dh x lp bf16), vp (lp x dh bf16), s (kRows x lp
+// F32), pb (kRows x lp bf16).
+template <int C>
+TANZHEN_AVX512_BF16 void head_attention(const float* q, const float* k, const float* v, int64_t stride,
+                                        int len, float* ctx, int64_t ctx_stride, uint16_t* work) {
+  constexpr int dh = 16 * C;
+  const int lp = (len + 15) / 16 * 16;
+  auto* kp32 = reinterpret_cast<uint32_t*>(work);
+  uint16_t* vp = work + static_cast<size_t>(dh) * lp;
+  auto* s = reinterpret_cast<float*>(vp + static_cast<size_t>(dh) * lp);
+  uint16_t* pb = reinterpret_cast<uint16_t*>(s + kRows * lp);
+  alignas(64) uint16_t qb[kRows * dh];
+  pack_keys<C>(k, stride, len, lp, kp32);
+  pack_values<C>(v, stride, len, vp);
+  const __m512 scale = _mm512_set1_ps(1.f / std::sqrt(static_cast<float>(dh)));
+
+  for (int i = 0; i < len; i += kRows) {
+    // A last block of fewer queries repeats the last one; its extra rows are not stored.
+    for (int r = 0; r < kRows; ++r) {
+      const float* qr = q + std::min(i + r, len - 1) * stride;
+      for (int c = 0; c < C; ++c)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(qb + r * dh + 16 * c),
+                           to_bf16_rne(_mm512_mul_ps(_mm512_loadu_ps(qr + 16 * c), scale)));
+    }
+    int j0 = 0;
+    for (; j0 + 32 <= lp; j0 += 32) score_keys<C, 2>(qb, kp32, lp, j0, s);
+    if (j0 < lp) score_keys<C, 1>(qb, kp32, lp, j0, s);
+
+    float inv[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      float* sr = s + r * lp;
+      inv[r] = 1.f / exp_shifted_row(sr, len, sr);
+      uint16_t* pr = pb + r * lp;
+      int j = 0;
+      for (; j + 16 <= len; j += 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(pr + j), to_bf16_rne(_mm512_loadu_ps(sr + j)));
+      if (j < lp) {  // tail, zero up to lp: an odd last key's partner must weigh nothing
+        const __m512 e = _mm512_maskz_loadu_ps(tail_mask(len - j), sr + j);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(pr + j), to_bf16_rne(e));
+      }
+    }
+
+    __m512 o[kRows][C];
+    for (int r = 0; r < kRows; ++r)
+      for (int c = 0; c < C; ++c) o[r][c] = _mm512_setzero_ps();
+    for (int jp = 0; jp < (len + 1) / 2; ++jp) {
+      __m512i vv[C];
+      for (int c = 0; c < C; ++c) vv[c] = _mm512_loadu_si512(vp + (static_cast<size_t>(jp) * dh + 16 * c) * 2);
+      for (int r = 0; r < kRows; ++r) {
+        const __m512i p = _mm512_set1_epi32(pair_at(pb + r * lp, jp));
+        for (int c = 0; c < C; ++c) o[r][c] = dot2(o[r][c], p, vv[c]);
+      }
+    }
+    const int rows = std::min(kRows, len - i);
+    for (int r = 0; r < rows; ++r) {
+      const __m512 vi = _mm512_set1_ps(inv[r]);
+      float* out = ctx + (i + r) * ctx_stride;
+      for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + 16 * c, _mm512_mul_ps(o[r][c], vi));
+    }
+  }
+}
+
+using HeadFn = void (*)(const float*, const float*, const float*, int64_t, int, float*, int64_t,
+                        uint16_t*);
+
+HeadFn head_fn(int head_dim) {
+  switch (head_dim) {
+    case 32: return head_attention<2>;
+    case 64: return head_attention<4>;
+    case 128: return head_attention<8>;
+    default: return nullptr;
+  }
+}
+
+bool cpu_has_avx512_bf16() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return cpu_has_avx512() && __builtin_cpu_supports("avx512bf16");
+  }();
+  return has;
+}
+
+}  // namespace
+
+bool fused_attention_bf16_supported(int head_dim) {
+  return cpu_has_avx512_bf16() && head_fn(head_dim) != nullptr;
+}
+
+void fused_attention_bf16(const std::vector<AttentionRows>& seqs, int heads, int head_dim) {
+  const HeadFn fn = head_fn(head_dim);
+  const int H = heads * head_dim;
+  const int64_t tasks = static_cast<int64_t>(seqs.size()) * heads;
+  int max_len = 0;
+  int64_t macs = 0;
+  for (const AttentionRows& s : seqs) {
+    max_len = std::max(max_len, s.len);
+    macs += 2 * static_cast<int64_t>(s.len) * s.len * H;
+  }
+  const size_t lp = static_cast<size_t>(max_len + 15) / 16 * 16;
+  // kp + vp (bf16), s (F32), pb (bf16), in uint16 units.
+  const size_t work = 2 * head_dim * lp + 2 * kRows * lp + kRows * lp;
+#pragma omp parallel if (macs >= kParallelMin && tasks > 1)
+  {
+    // Grows to the longest sequence seen and is kept: no allocation per call in steady state.
+    thread_local std::vector<uint16_t> buf;
+    if (buf.size() < work + 32) buf.resize(work + 32);
+    // 64-byte aligned start (the packed rows are read with unaligned loads, but split less).
+    auto* base = reinterpret_cast<uint16_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const AttentionRows& seq = seqs[t / heads];
+      if (seq.len == 0) continue;
+      const int h = static_cast<int>(t % heads);
+      const float* q = seq.qkv + h * head_dim;
+      fn(q, q + H, q + 2 * H, 3 * H, seq.len, seq.context + h * head_dim, H, base);
+    }
+  }
+}
+
+}  // namespace tanzhen::kernels
