@@ -2,8 +2,8 @@
 run's own records (checkpoints, log.csv, dev_scores.jsonl, the fill-mask evaluation JSON), so
 the cards quote measured numbers only.
 
-  write_model_cards.py --mlm-run training/runs/mlm --ner-run training/runs/ner \
-      --fill-mask training/runs/fill_mask.json
+  write_model_cards.py --eval-json training/runs/ner_eval.json --mlm-eval-json training/runs/mlm_eval.json
+(the run folders default to the recipe's: run_recipe.sh)
 """
 import argparse
 import csv
@@ -68,10 +68,15 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm2", help="the shipped masked-LM run (recipe stage mlm2)")
+    p.add_argument("--mlm-run", default="training/runs/mlm3", help="the shipped masked-LM run (recipe stage mlm3)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2",
+                   help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
-    p.add_argument("--ner-run", default="training/runs/ner")
+    p.add_argument("--ner-run", default="training/runs/ner2-crf", help="the shipped NER run (stage ner2)")
+    p.add_argument("--ner-stage1", default="training/runs/ner", help="the NER run --ner-run started from")
+    p.add_argument("--ner-compare", default="training/runs/ner2-softmax",
+                   help="the same continuation with the other head, stopped early (head comparison)")
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
@@ -89,7 +94,19 @@ def main():
     s1 = torch.load(os.path.join(a.mlm_stage1, "checkpoint.pt"), map_location="cpu")
     s1_log = [r for r in read_log(os.path.join(a.mlm_stage1, "log.csv")) if int(r["step"]) <= s1["step"]]
     s1_tokens = s1["step"] * 4096   # every phase of stage mlm1 ran 4,096 tokens a step
-    total_tokens = tokens + s1_tokens
+    earlier = []
+    for run in filter(None, a.mlm_earlier.split(",")):
+        ck = torch.load(os.path.join(run, "checkpoint.pt"), map_location="cpu")
+        log = [r for r in read_log(os.path.join(run, "log.csv")) if int(r["step"]) <= ck["step"]]
+        earlier.append({"run": run, "step": ck["step"], "minutes": ck["train_seconds"] / 60,
+                        "tokens": ck["step"] * ck["args"]["batch"] * ck["args"]["seq_len"],
+                        "first": log[0]["loss"], "last": log[-1]["loss"], "args": ck["args"]})
+        del ck
+    total_tokens = tokens + s1_tokens + sum(e["tokens"] for e in earlier)
+    earlier_text = "".join(
+        f" Stage {e['run'].rsplit('/', 1)[-1]}: {e['step']} steps of {e['args']['batch']} x "
+        f"{e['args']['seq_len']} tokens ({e['tokens'] / 1e6:.1f} M tokens, {e['minutes']:.0f} minutes, "
+        f"lr {e['args']['lr']:g}), loss {e['first']} -> {e['last']}." for e in earlier)
     n, mb = safetensors_info(a.mlm_out)
     per_src = "\n".join(f"| {k} | {v['n']} | {v['top1']} | {v['top5']} |"
                         for k, v in fm["per_source"].items())
@@ -122,22 +139,24 @@ proportional to characters^0.7. Held out of training: line i of every file with 
 ## Recipe
 
 ```sh
-{command_line("pretrain_mlm.py", a.mlm_run, mck['args'], ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup", "time_budget_min", "stop_after"])}
+{command_line("pretrain_mlm.py", a.mlm_run, mck['args'], ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup", "time_budget_min", "stop_after", "threads"])}
 /usr/bin/python3 training/export_hf.py --kind mlm --checkpoint {a.mlm_run}/checkpoint.pt --out models/zh-mlm-small --max-positions {mck['args']['seq_len']}
 ```
-(the run was stopped and resumed with the same command a few times; how exactly, including the
-switch to sinusoidal position embeddings, is in training/README.md)
+(stages were stopped and resumed a few times, with larger budgets or, for this one, more
+threads once the NER run beside it had finished; how exactly, including the switch to
+sinusoidal position embeddings, is in training/README.md and training/run_recipe.sh)
 
-Three stages (training/README.md): (1) masked-LM warm-up, {s1['step']} steps of 4,096 tokens
+Stages (training/README.md): (1) masked-LM warm-up, {s1['step']} steps of 4,096 tokens
 ({s1_tokens / 1e6:.1f} M tokens, {s1['train_seconds'] / 60:.0f} minutes; loss {s1_log[0]['loss']} ->
 {s1_log[-1]['loss']}, still on the character-frequency plateau); (2) NER fine-tuning of that
-encoder on MSRA (zh-ner-small); (3) masked LM again from the NER-tuned encoder and stage 1's
-prediction head, the run this card's recipe line shows.
-Stage 3: masked LM only (no NSP), 15% of tokens (80/10/10), sequences of {mck['args']['seq_len']}
+encoder on MSRA (zh-ner-small's first stage); (3) masked LM again from the NER-tuned encoder and
+stage 1's prediction head (stage mlm2); (4) masked LM continued from there with a fresh
+learning-rate cycle (stage mlm3), the run this card's recipe line shows.{earlier_text}
+Last stage: masked LM only (no NSP), 15% of tokens (80/10/10), sequences of {mck['args']['seq_len']}
 tokens packed from consecutive lines, batch {mck['args']['batch']} x {mck['args']['seq_len']}, AdamW
 lr {mck['args']['lr']:g}, {mck['args']['warmup']} warm-up steps then linear decay over the time
 budget, no dropout: **{mck['step']} steps, {tokens / 1e6:.1f} M tokens, {mck['train_seconds'] / 60:.0f} minutes**
-of training time. Masked-LM tokens over both stages: {total_tokens / 1e6:.1f} M. Hardware: {HARDWARE}.
+of training time. Masked-LM tokens over all stages: {total_tokens / 1e6:.1f} M. Hardware: {HARDWARE}.
 
 Loss (masked-token cross-entropy): first logged {mlog[0]['loss']} (step {mlog[0]['step']}),
 last {mlog[-1]['loss']} (step {mlog[-1]['step']}); held-out validation batch: first
@@ -175,6 +194,30 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
 
     nck = torch.load(os.path.join(a.ner_run, "checkpoint.pt"), map_location="cpu")
     scores = [json.loads(l) for l in open(os.path.join(a.ner_run, "dev_scores.jsonl"))]
+    s1ck = torch.load(os.path.join(a.ner_stage1, "checkpoint.pt"), map_location="cpu")
+    s1_scores = [json.loads(l) for l in open(os.path.join(a.ner_stage1, "dev_scores.jsonl"))]
+    s1_args = s1ck["args"]
+    s1_summary = (f"{s1ck['step']} steps ({s1_scores[-1]['epoch']} epochs), "
+                  f"{s1ck['train_seconds'] / 60:.0f} minutes, dev F1 {s1_scores[-1]['dev']['overall']['f1']}")
+    del s1ck
+    crf = nck.get("head") == "crf"
+    compare = ""
+    cmp_path = os.path.join(a.ner_compare, "dev_scores.jsonl")
+    if os.path.exists(cmp_path):
+        other = {round(x["epoch"], 2): x["dev"] for x in map(json.loads, open(cmp_path))}
+        mine = {round(x["epoch"], 2): x["dev"] for x in scores}
+        both = [e for e in sorted(other) if e in mine and float(e).is_integer()]
+        other_head = "softmax" if crf else "CRF"
+        table = "\n".join(f"| {e:g} | {other[e]['overall']['f1']} | {mine[e]['overall']['f1']} |" for e in both)
+        compare = f"""
+Head comparison: the same continuation of stage 1 (same seed, data order and learning rates),
+once with the {"CRF" if crf else "softmax"} head shipped here and once keeping the {other_head} head
+(`{a.ner_compare}`, stopped after {max(both):g} epochs once the difference was clear). Dev F1:
+
+| epoch | {other_head} | {"CRF" if crf else "softmax"} (shipped) |
+|---|---:|---:|
+{table}
+"""
     final = scores[-1]["dev"]
     n, mb = safetensors_info(a.ner_out)
     rows = "\n".join(f"| {t} | {final[t]['precision']} | {final[t]['recall']} | {final[t]['f1']} | "
@@ -192,13 +235,12 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
     nargs = nck["args"]
     ner_card = f"""# zh-ner-small
 
-Small Chinese NER model (PER / LOC / ORG), tanzhen's default NER model. Hugging Face
-`BertForTokenClassification` layout, **{nck['scheme']}** tags with a softmax head
-(labels: {', '.join(nck['labels'])}).
+Small Chinese NER model (PER / LOC / ORG), tanzhen's default NER model. {"A BERT token classifier whose tag scores are the emissions of a linear-chain **CRF** (`BertCrfForTokenClassification`; `crf.transitions` / `crf.start_transitions` / `crf.end_transitions` as in DAMO's RaNER and pytorch-crf), decoded by Viterbi" if crf else "Hugging Face `BertForTokenClassification` layout with a softmax head"};
+**{nck['scheme']}** tags (labels: {', '.join(nck['labels'])}).
 
 ## Architecture
 
-{arch_lines(nck['config'], n, mb, exported_positions(a.ner_out), mck['args']['seq_len']).replace("pretrained on sequences of", "fine-tuned on MSRA sentences of at most 126 characters after pretraining on sequences of")}- encoder initialised from the masked-LM warm-up checkpoint (recipe stage mlm1, step {nck['pretrained_step']}); zh-mlm-small then continued masked-LM training from this model's encoder
+{arch_lines(nck['config'], n, mb, exported_positions(a.ner_out), mck['args']['seq_len']).replace("pretrained on sequences of", "fine-tuned on MSRA sentences of at most 126 characters after pretraining on sequences of")}- encoder initialised from the masked-LM warm-up checkpoint (recipe stage mlm1, step {nck['pretrained_step']}), fine-tuned in two stages (below); zh-mlm-small continued masked-LM training from the first stage's encoder
 
 ## Data
 
@@ -209,14 +251,18 @@ Fixed dev split: line i (0-based) with i % 20 == 0 is dev (2,533 sentences), the
 ## Recipe
 
 ```sh
-{command_line("finetune_ner.py", a.ner_run, nargs, ["pretrained", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"])}
+{command_line("finetune_ner.py", a.ner_stage1, s1_args, ["pretrained", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"])}
+{command_line("finetune_ner.py", a.ner_run, nargs, ["init_from", "head", "threads", "seed", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"])}
 /usr/bin/python3 training/export_hf.py --kind ner --checkpoint {a.ner_run}/checkpoint.pt --out models/zh-ner-small --max-positions {exported_positions(a.ner_out)}
 ```
 
-Batch {nargs['batch']} sentences (length-bucketed), AdamW lr {nargs['lr']:g} (classifier {nargs['head_lr']:g}),
-{100 * nargs['warmup_frac']:g}% warm-up then linear decay over the time budget, dropout {nargs['dropout']:g}, bf16 autocast.
+Stage 1 (softmax head, from the masked-LM warm-up encoder): batch {s1_args['batch']}, lr {s1_args['lr']:g}
+(classifier {s1_args['head_lr']:g}), {s1_summary}.
+Stage 2 (this model: {"CRF added, its transitions starting at zero, i.e. at stage 1's own decisions" if crf else "same head"}, fresh
+learning-rate cycle): batch {nargs['batch']} sentences (length-bucketed), AdamW lr {nargs['lr']:g} (classifier and CRF {nargs['head_lr']:g}),
+{100 * nargs['warmup_frac']:g}% warm-up then linear decay over the time budget, dropout {nargs['dropout']:g}, bf16 autocast{", loss = CRF negative log-likelihood per token" if crf else ""}.
 Training: **{nck['step']} steps ({scores[-1]['epoch']} epochs), {nck['train_seconds'] / 60:.0f} minutes**
-of training time; loss {nlog[0]['loss']} (step {nlog[0]['step']}) -> {nlog[-1]['loss']} (step {nlog[-1]['step']}).
+of training time{" on one core" if nargs.get("threads") == 1 else ""}; loss {nlog[0]['loss']} (step {nlog[0]['step']}) -> {nlog[-1]['loss']} (step {nlog[-1]['step']}).
 Hardware: {HARDWARE}.
 
 ## Dev-set scores (entity level, exact match, conlleval chunking)
@@ -227,14 +273,15 @@ Final model (the one exported; dev was not used to pick a checkpoint):
 |---|---:|---:|---:|---:|
 {rows}
 
-Dev F1 during training: {curve}. Project target: F1 >= 92 (not reached on this CPU budget).
-The scores were computed with the training-time F32/bf16 model; the exported weights are F16.
-{tanzhen_eval}
+Dev F1 during stage 2: {curve}. Project target: F1 >= 92 (not reached on this CPU budget).
+The scores were computed with the training-time F32/bf16 model (conlleval chunking of the
+{"Viterbi path" if crf else "argmax tags"}); the exported weights are F16.
+{tanzhen_eval}{compare}
 
 ## Limitations
 
 Below the project target: the encoder's pretraining was short (5.7 M tokens, still on the
-character-frequency plateau) and fine-tuning had {scores[-1]['epoch']} epochs of CPU time.
+character-frequency plateau) and fine-tuning had {s1_scores[-1]['epoch']} + {scores[-1]['epoch']} epochs of CPU time.
 Trained on 1990s People's Daily news (MSRA); weaker on other domains. Entities whose boundary
 falls inside a multi-character token (digit/Latin word pieces) cannot be matched exactly.
 """
