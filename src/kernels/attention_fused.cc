@@ -5,6 +5,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tanzhen/kernels/attention_fused.h"
+#include "attention_tasks.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,8 +21,6 @@ using namespace avx512;
 // Queries per block: their scores against all keys (4 rows of at most 512 floats) stay in L1,
 // and the context loop reuses every V row it loads for all four.
 constexpr int kRows = 4;
-// Below this many multiply-adds in total the work runs on the calling thread.
-constexpr int64_t kParallelMin = 1 << 16;
 
 // K of one head transposed, kt[d * lp + j] = k_j[d], keys [len, lp) zero: the score loop then
 // reads 16 keys of one dimension with one load.
@@ -82,12 +81,7 @@ TANZHEN_AVX512 void head_attention(const float* q, const float* k, const float* 
         for (int c = 0; c < C; ++c) o[r][c] = _mm512_fmadd_ps(p, vj[c], o[r][c]);
       }
     }
-    const int rows = std::min(kRows, len - i);
-    for (int r = 0; r < rows; ++r) {
-      const __m512 vi = _mm512_set1_ps(inv[r]);
-      float* out = ctx + (i + r) * ctx_stride;
-      for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + 16 * c, _mm512_mul_ps(o[r][c], vi));
-    }
+    detail::store_context(o, inv, std::min(kRows, len - i), ctx + i * ctx_stride, ctx_stride);
   }
 }
 
@@ -118,30 +112,14 @@ bool fused_attention_supported(int head_dim) {
 void fused_attention(const std::vector<AttentionRows>& seqs, int heads, int head_dim) {
   const HeadFn fn = head_fn(head_dim);
   const int H = heads * head_dim;
-  const int64_t tasks = static_cast<int64_t>(seqs.size()) * heads;
-  int max_len = 0;
-  int64_t macs = 0;
-  for (const AttentionRows& s : seqs) {
-    max_len = std::max(max_len, s.len);
-    macs += 2 * static_cast<int64_t>(s.len) * s.len * H;
-  }
-  const size_t lp = static_cast<size_t>(max_len + 15) / 16 * 16;
-#pragma omp parallel if (macs >= kParallelMin && tasks > 1)
-  {
-    // Grows to the longest sequence seen and is kept: no allocation per call in steady state.
-    thread_local std::vector<float> buf;
-    if (buf.size() < (head_dim + kRows) * lp) buf.resize((head_dim + kRows) * lp);
-    float* kt = buf.data();
-    float* s = kt + head_dim * lp;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; ++t) {
-      const AttentionRows& seq = seqs[t / heads];
-      if (seq.len == 0) continue;
-      const int h = static_cast<int>(t % heads);
-      const float* q = seq.qkv + h * head_dim;
-      fn(q, q + H, q + 2 * H, 3 * H, seq.len, seq.context + h * head_dim, H, kt, s);
-    }
-  }
+  const size_t lp = detail::padded_max_len(seqs);
+  // kt (head_dim x lp) and the block's scores (kRows x lp).
+  detail::for_each_head<float>(seqs, heads, head_dim, (head_dim + kRows) * lp,
+                               [&](const AttentionRows& seq, int h, float* work) {
+                                 const float* q = seq.qkv + h * head_dim;
+                                 fn(q, q + H, q + 2 * H, 3 * H, seq.len, seq.context + h * head_dim,
+                                    H, work, work + head_dim * lp);
+                               });
 }
 
 }  // namespace tanzhen::kernels

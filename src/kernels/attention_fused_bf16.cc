@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "tanzhen/kernels/attention_fused.h"
+#include "attention_tasks.h"
 #include "tanzhen/kernels/cpu/vec_avx512.h"
 #include "tanzhen/kernels/ops.h"
 
@@ -28,7 +29,6 @@ namespace {
 using namespace avx512;
 
 constexpr int kRows = 6;                 // queries per block
-constexpr int64_t kParallelMin = 1 << 16;  // multiply-adds below which one thread does all
 
 TANZHEN_AVX512_BF16 inline __m512 dot2(__m512 acc, __m512i a, __m512i b) {
   return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
@@ -146,12 +146,7 @@ TANZHEN_AVX512_BF16 void head_attention(const float* q, const float* k, const fl
         for (int c = 0; c < C; ++c) o[r][c] = dot2(o[r][c], p, vv[c]);
       }
     }
-    const int rows = std::min(kRows, len - i);
-    for (int r = 0; r < rows; ++r) {
-      const __m512 vi = _mm512_set1_ps(inv[r]);
-      float* out = ctx + (i + r) * ctx_stride;
-      for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + 16 * c, _mm512_mul_ps(o[r][c], vi));
-    }
+    detail::store_context(o, inv, std::min(kRows, len - i), ctx + i * ctx_stride, ctx_stride);
   }
 }
 
@@ -184,32 +179,15 @@ bool fused_attention_bf16_supported(int head_dim) {
 void fused_attention_bf16(const std::vector<AttentionRows>& seqs, int heads, int head_dim) {
   const HeadFn fn = head_fn(head_dim);
   const int H = heads * head_dim;
-  const int64_t tasks = static_cast<int64_t>(seqs.size()) * heads;
-  int max_len = 0;
-  int64_t macs = 0;
-  for (const AttentionRows& s : seqs) {
-    max_len = std::max(max_len, s.len);
-    macs += 2 * static_cast<int64_t>(s.len) * s.len * H;
-  }
-  const size_t lp = static_cast<size_t>(max_len + 15) / 16 * 16;
+  const size_t lp = detail::padded_max_len(seqs);
   // kp + vp (bf16), s (F32), pb (bf16), in uint16 units.
   const size_t work = 2 * head_dim * lp + 2 * kRows * lp + kRows * lp;
-#pragma omp parallel if (macs >= kParallelMin && tasks > 1)
-  {
-    // Grows to the longest sequence seen and is kept: no allocation per call in steady state.
-    thread_local std::vector<uint16_t> buf;
-    if (buf.size() < work + 32) buf.resize(work + 32);
-    // 64-byte aligned start (the packed rows are read with unaligned loads, but split less).
-    auto* base = reinterpret_cast<uint16_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; ++t) {
-      const AttentionRows& seq = seqs[t / heads];
-      if (seq.len == 0) continue;
-      const int h = static_cast<int>(t % heads);
-      const float* q = seq.qkv + h * head_dim;
-      fn(q, q + H, q + 2 * H, 3 * H, seq.len, seq.context + h * head_dim, H, base);
-    }
-  }
+  detail::for_each_head<uint16_t>(seqs, heads, head_dim, work,
+                                  [&](const AttentionRows& seq, int h, uint16_t* buf) {
+                                    const float* q = seq.qkv + h * head_dim;
+                                    fn(q, q + H, q + 2 * H, 3 * H, seq.len,
+                                       seq.context + h * head_dim, H, buf);
+                                  });
 }
 
 }  // namespace tanzhen::kernels

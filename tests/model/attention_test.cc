@@ -58,6 +58,22 @@ void expect_near_reference(const std::vector<float>& got, const std::vector<doub
   EXPECT_LT(worst, 2e-5) << what << " len " << len << " head_dim " << dh;
 }
 
+// The oneDNN path of `mha` on one sequence's [len x 3H] rows -> [len x H] context.
+std::vector<float> run_onednn(const MultiHeadAttention& mha, const dnnl::engine& engine,
+                              dnnl::stream& stream, std::vector<float>& qkv, int len, int H) {
+  std::vector<float> ctx(static_cast<size_t>(len) * H, NAN);
+  std::vector<float> work(mha.work_floats(len));
+  const MultiHeadAttention::Bound b = mha.bind(len, qkv.data(), work.data(), ctx.data());
+  std::vector<uint8_t> scratch_bytes(std::max<size_t>(b.prims->scratch_bytes, 1));
+  const dnnl::memory scratch(
+      dnnl::memory::desc({static_cast<int64_t>(scratch_bytes.size())}, dnnl::memory::data_type::u8,
+                         dnnl::memory::format_tag::a),
+      engine, scratch_bytes.data());
+  mha.run(b, stream, scratch);
+  stream.wait();
+  return ctx;
+}
+
 TEST(Attention, FusedKernelMatchesReference) {
   if (!fused_attention_supported(64)) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(11);
@@ -100,16 +116,7 @@ TEST(Attention, OneDnnPathMatchesReference) {
   MultiHeadAttention mha(engine, heads, dh);
   for (int len : {1, 17, 65, 130}) {
     std::vector<float> qkv = random_rows(static_cast<size_t>(len) * 3 * H, rng);
-    std::vector<float> ctx(static_cast<size_t>(len) * H, NAN);
-    std::vector<float> work(mha.work_floats(len));
-    const MultiHeadAttention::Bound b = mha.bind(len, qkv.data(), work.data(), ctx.data());
-    std::vector<uint8_t> scratch_bytes(std::max<size_t>(b.prims->scratch_bytes, 1));
-    const dnnl::memory scratch(
-        dnnl::memory::desc({static_cast<int64_t>(scratch_bytes.size())},
-                           dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
-        engine, scratch_bytes.data());
-    mha.run(b, stream, scratch);
-    stream.wait();
+    const std::vector<float> ctx = run_onednn(mha, engine, stream, qkv, len, H);
     expect_near_reference(ctx, reference(qkv.data(), len, heads, dh), "oneDNN", len, dh);
   }
 }
@@ -133,17 +140,9 @@ TEST(Attention, FusedBf16KernelAsCloseAsOneDnnBf16) {
     for (int len : {1, 2, 3, 16, 17, 33, 100, 302}) {
       std::vector<float> qkv = random_rows(static_cast<size_t>(len) * 3 * H, rng);
       const std::vector<double> want = reference(qkv.data(), len, heads, dh);
-      std::vector<float> fused(static_cast<size_t>(len) * H, NAN), onednn(fused);
+      std::vector<float> fused(static_cast<size_t>(len) * H, NAN);
       fused_attention_bf16({{len, qkv.data(), fused.data()}}, heads, dh);
-      std::vector<float> work(mha.work_floats(len));
-      const MultiHeadAttention::Bound b = mha.bind(len, qkv.data(), work.data(), onednn.data());
-      std::vector<uint8_t> scratch_bytes(std::max<size_t>(b.prims->scratch_bytes, 1));
-      const dnnl::memory scratch(
-          dnnl::memory::desc({static_cast<int64_t>(scratch_bytes.size())},
-                             dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
-          engine, scratch_bytes.data());
-      mha.run(b, stream, scratch);
-      stream.wait();
+      const std::vector<float> onednn = run_onednn(mha, engine, stream, qkv, len, H);
       const double e_fused = max_error(fused, want), e_onednn = max_error(onednn, want);
       EXPECT_LE(e_fused, 1.5 * e_onednn + 1e-3) << "len " << len << " head_dim " << dh;
       EXPECT_LT(e_fused, 0.05) << "len " << len << " head_dim " << dh;
