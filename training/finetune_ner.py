@@ -123,8 +123,8 @@ def evaluate(model, examples, tok, labels, device, bf16, batch=64):
     return score(gold, pred)
 
 
-def load_encoder(model, path):
-    ck = torch.load(path, map_location="cpu")
+def load_encoder(model, ck):
+    """The encoder (bert.*) of a pretraining checkpoint `ck` (already loaded) into model."""
     enc = {k: v for k, v in ck["model"].items() if k.startswith("bert.")}
     missing, unexpected = model.load_state_dict(enc, strict=False)
     head = {"classifier.weight", "classifier.bias"}
@@ -161,7 +161,7 @@ def main():
         assert not unexpected and all(k.startswith("crf.") for k in missing), (missing, unexpected)
         pre_step = start.get("pretrained_step")
     else:
-        _, pre_step = load_encoder(model, a.pretrained)
+        _, pre_step = load_encoder(model, start)
     del start
 
     is_head = lambda n: n.startswith(("classifier.", "crf."))  # noqa: E731

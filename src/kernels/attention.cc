@@ -158,15 +158,13 @@ bool MultiHeadAttention::runs_fused(int len) const {
   return len <= fused_max_len_ || fused_bf16_;
 }
 
-void MultiHeadAttention::run_fused(const std::vector<AttentionRows>& seqs) const {
-  if (!fused_bf16_) {
-    fused_attention(seqs, heads_, head_dim_);
-    return;
-  }
-  std::vector<AttentionRows> short_seqs, long_seqs;
-  for (const AttentionRows& s : seqs) (s.len <= fused_max_len_ ? short_seqs : long_seqs).push_back(s);
-  if (!short_seqs.empty()) fused_attention(short_seqs, heads_, head_dim_);
-  if (!long_seqs.empty()) fused_attention_bf16(long_seqs, heads_, head_dim_);
+void MultiHeadAttention::add_fused(FusedBatch& batch, const AttentionRows& seq) const {
+  (seq.len <= fused_max_len_ ? batch.f32 : batch.bf16).push_back(seq);
+}
+
+void MultiHeadAttention::run_fused(const FusedBatch& batch) const {
+  if (!batch.f32.empty()) fused_attention(batch.f32, heads_, head_dim_);
+  if (!batch.bf16.empty()) fused_attention_bf16(batch.bf16, heads_, head_dim_);
 }
 
 void MultiHeadAttention::run(const Bound& b, const dnnl::stream& stream,

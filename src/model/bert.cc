@@ -183,13 +183,13 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
   float* attn_work = ws.attention.ensure(
       std::max<size_t>(onednn_max_len > 0 ? attention.work_floats(onednn_max_len) : 0, 1));
   std::vector<kernels::MultiHeadAttention::Bound> seqs;
-  std::vector<kernels::AttentionRows> fused_seqs;
+  kernels::MultiHeadAttention::FusedBatch fused_seqs;
   for (size_t i = c.begin; i < c.end; ++i) {
     const int len = static_cast<int>(batch[i].size());
     if (len == 0) continue;
     const int64_t off = offsets[i - c.begin];
     if (attention.runs_fused(len)) {
-      fused_seqs.push_back({len, qkv + off * 3 * H, ctx + off * H});
+      attention.add_fused(fused_seqs, {len, qkv + off * 3 * H, ctx + off * H});
       continue;
     }
     seqs.push_back(attention.bind(len, qkv + off * 3 * H, attn_work, ctx + off * H));
@@ -211,7 +211,7 @@ void BertEncoder::Impl::encode_chunk(const Batch& batch, const Chunk& c, bert::W
 
   for (const bert::LayerWeights& layer : w.layers) {
     layer.qkv.run(*g_qkv, ws.stream, m_x, m_qkv, scratch);
-    if (!fused_seqs.empty()) attention.run_fused(fused_seqs);
+    attention.run_fused(fused_seqs);
     for (const auto& seq : seqs) attention.run(seq, ws.stream, scratch);
     layer.attn_out.run(*g_attn_out, ws.stream, m_ctx, m_proj, scratch);
     kernels::add_layer_norm(proj, x, layer.attn_ln_gamma.f32(), layer.attn_ln_beta.f32(), x, T,

@@ -72,11 +72,19 @@ class MultiHeadAttention {
 
   void run(const Bound& b, const dnnl::stream& stream, const dnnl::memory& scratch) const;
 
-  // Whether a sequence of `len` tokens goes to run_fused instead (kernels/attention_fused.h):
-  // short enough that the oneDNN path's fixed costs dominate, on a CPU the kernel supports.
+  // Whether a sequence of `len` tokens goes to a fused kernel instead (kernels/attention_fused.h):
+  // short enough that the oneDNN path's fixed costs dominate, or bf16 operands on a CPU with
+  // the bf16 kernel.
   bool runs_fused(int len) const;
-  // Attention of all these sequences (each runs_fused) in one parallel region.
-  void run_fused(const std::vector<AttentionRows>& seqs) const;
+  // The sequences of one call that the fused kernels take, sorted by kernel once per call
+  // (every layer runs the same split).
+  struct FusedBatch {
+    std::vector<AttentionRows> f32, bf16;
+  };
+  // Adds `seq` (runs_fused(seq.len) must hold) to the list of the kernel that takes it.
+  void add_fused(FusedBatch& batch, const AttentionRows& seq) const;
+  // Attention of all the batch's sequences, one parallel region per kernel.
+  void run_fused(const FusedBatch& batch) const;
 
  private:
   std::shared_ptr<const Primitives> primitives(int len) const;

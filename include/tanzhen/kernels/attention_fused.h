@@ -30,7 +30,7 @@ struct AttentionRows {
 };
 
 // Whether fused_attention runs heads of this size on this CPU (AVX-512, head_dim a multiple
-// of 16 up to 256).
+// of 16 up to 128).
 bool fused_attention_supported(int head_dim);
 
 // softmax(Q Kᵀ / sqrt(head_dim)) V for every head of every sequence; sequences never attend
