@@ -71,22 +71,34 @@ int MultiHeadAttention::group_heads(int len) const {
   }
   return g;
 }
-// Context rows: head h of token t at t * H + h * dh, i.e. heads merged.
-memory::desc MultiHeadAttention::context_rows_desc(int len) const {
-  return memory::desc({heads_, len, head_dim_}, dt::f32, memory::dims{head_dim_, hidden_, 1});
+// Context rows of `heads` heads: head h of token t at t * H + h * dh, i.e. heads merged.
+memory::desc MultiHeadAttention::context_rows_desc(int heads, int len) const {
+  return memory::desc({heads, len, head_dim_}, dt::f32, memory::dims{head_dim_, hidden_, 1});
+}
+// One of Q, K, V for `heads` heads, read in place from the QKV rows (stride 3H between tokens).
+memory::desc MultiHeadAttention::qkv_part_desc(int heads, int len) const {
+  return memory::desc({heads, len, head_dim_}, dt::f32, memory::dims{head_dim_, 3 * hidden_, 1});
+}
+// K of `heads` heads read in place from the QKV rows as Kᵀ [heads x dh x L].
+memory::desc MultiHeadAttention::key_rows_transposed_desc(int heads, int len) const {
+  return memory::desc({heads, head_dim_, len}, dt::f32, memory::dims{head_dim_, 1, 3 * hidden_});
 }
 
 MultiHeadAttention::WorkLayout MultiHeadAttention::work_layout(int len) const {
   const size_t part = static_cast<size_t>(len) * hidden_;  // elements of one of Q, K, V
   const size_t scores = static_cast<size_t>(group_heads(len)) * len * len;
-  const size_t operand_bytes = operand_type_ == dt::bf16 ? 2 : 4;
   auto align = [](size_t b) { return (b + 63) / 64 * 64; };
   WorkLayout w;
   w.qkv_dense = 0;
-  w.context = align(3 * part * operand_bytes);
+  if (!dense_copies()) {  // F32: only the scores, the softmax runs in place
+    w.context = w.scores = w.probs = 0;
+    w.end = align(scores * 4);
+    return w;
+  }
+  w.context = align(3 * part * 2);  // bf16 Q, K, V
   w.scores = w.context + align(part * 4);
   w.probs = w.scores + align(scores * 4);
-  w.end = operand_type_ == dt::bf16 ? w.probs + align(scores * 2) : w.probs;
+  w.end = w.probs + align(scores * 2);
   return w;
 }
 
@@ -97,14 +109,30 @@ size_t MultiHeadAttention::work_floats(int len) const {
 std::shared_ptr<const MultiHeadAttention::Primitives> MultiHeadAttention::primitives(
     int len) const {
   return cache_.get(len, [&] {
+    const float s = 1.0f / std::sqrt(static_cast<float>(head_dim_));
+    const int g = group_heads(len);
+    if (!dense_copies()) {
+      // F32: the matmuls read Q, K, V from the QKV rows and write the context rows in place
+      // (oneDNN's strided gemm), the scale is their output scale.
+      dnnl::primitive_attr scaled = base_attr();
+      scaled.set_output_scales(0, {s});
+      dnnl::matmul::primitive_desc scores_pd(
+          dnnl::matmul::desc(qkv_part_desc(g, len), key_rows_transposed_desc(g, len),
+                             scores_desc(g, len)),
+          scaled, engine_);
+      dnnl::matmul::primitive_desc context_pd(
+          dnnl::matmul::desc(probs_desc(g, len), qkv_part_desc(g, len), context_rows_desc(g, len)),
+          base_attr(), engine_);
+      const size_t scratch = std::max(scores_pd.scratchpad_desc().get_size(),
+                                      context_pd.scratchpad_desc().get_size());
+      return Primitives{{}, dnnl::matmul(scores_pd), dnnl::matmul(context_pd), {}, scratch};
+    }
     // 1/sqrt(dh) is applied to Q while it is copied (per-part scales {s, 1, 1} over dim 0):
     // as a matmul output scale it slowed the bf16 scores matmul down.
     dnnl::primitive_attr split_attr = base_attr();
-    const float s = 1.0f / std::sqrt(static_cast<float>(head_dim_));
     split_attr.set_output_scales(1 << 0, {s, 1.f, 1.f});
     dnnl::reorder::primitive_desc split_pd(engine_, qkv_rows_desc(len), engine_,
                                            qkv_dense_desc(len), split_attr);
-    const int g = group_heads(len);
     dnnl::matmul::primitive_desc scores_pd(
         dnnl::matmul::desc(head_desc(g, len, operand_type_), key_transposed_desc(g, len),
                            scores_desc(g, len)),
@@ -114,7 +142,7 @@ std::shared_ptr<const MultiHeadAttention::Primitives> MultiHeadAttention::primit
                            head_desc(g, len, dt::f32)),
         base_attr(), engine_);
     dnnl::reorder::primitive_desc merge_pd(engine_, head_desc(heads_, len, dt::f32), engine_,
-                                           context_rows_desc(len), base_attr());
+                                           context_rows_desc(heads_, len), base_attr());
     const size_t scratch = std::max({split_pd.scratchpad_desc().get_size(),
                                      scores_pd.scratchpad_desc().get_size(),
                                      context_pd.scratchpad_desc().get_size(),
@@ -129,13 +157,26 @@ MultiHeadAttention::Bound MultiHeadAttention::bind(int len, float* qkv, float* w
                                                    float* context) const {
   const WorkLayout w = work_layout(len);
   auto* base = reinterpret_cast<char*>(work);
-  // Q, K, V back to back, each heads * L * dh elements.
-  const size_t part_bytes = static_cast<size_t>(len) * hidden_ * (operand_type_ == dt::bf16 ? 2 : 4);
   const int g = group_heads(len);
-  const size_t group_bytes = part_bytes / (heads_ / g);  // g heads of one of Q, K, V
-  const size_t group_context_bytes = static_cast<size_t>(g) * len * head_dim_ * 4;
   Bound b;
   b.prims = primitives(len);
+  b.scores = memory(scores_desc(g, len), engine_, base + w.scores);
+  if (!dense_copies()) {
+    b.probs = b.scores;  // in place
+    for (int h = 0; h < heads_ / g; ++h) {
+      float* q = qkv + h * g * head_dim_;
+      b.groups.push_back(Bound::Group{memory(qkv_part_desc(g, len), engine_, q),
+                                      memory(key_rows_transposed_desc(g, len), engine_, q + hidden_),
+                                      memory(qkv_part_desc(g, len), engine_, q + 2 * hidden_),
+                                      memory(context_rows_desc(g, len), engine_,
+                                             context + h * g * head_dim_)});
+    }
+    return b;
+  }
+  // Q, K, V back to back, each heads * L * dh bf16 elements.
+  const size_t part_bytes = static_cast<size_t>(len) * hidden_ * 2;
+  const size_t group_bytes = part_bytes / (heads_ / g);  // g heads of one of Q, K, V
+  const size_t group_context_bytes = static_cast<size_t>(g) * len * head_dim_ * 4;
   b.qkv_rows = memory(qkv_rows_desc(len), engine_, qkv);
   b.qkv_dense = memory(qkv_dense_desc(len), engine_, base + w.qkv_dense);
   for (int h = 0; h < heads_ / g; ++h) {
@@ -147,10 +188,8 @@ MultiHeadAttention::Bound MultiHeadAttention::bind(int len, float* qkv, float* w
         memory(head_desc(g, len, dt::f32), engine_, base + w.context + h * group_context_bytes)});
   }
   b.context = memory(head_desc(heads_, len, dt::f32), engine_, base + w.context);
-  b.scores = memory(scores_desc(g, len), engine_, base + w.scores);
-  b.probs = operand_type_ == dt::bf16 ? memory(probs_desc(g, len), engine_, base + w.probs)
-                                      : b.scores;  // in place
-  b.context_rows = memory(context_rows_desc(len), engine_, context);
+  b.probs = memory(probs_desc(g, len), engine_, base + w.probs);
+  b.context_rows = memory(context_rows_desc(heads_, len), engine_, context);
   return b;
 }
 
@@ -170,9 +209,11 @@ void MultiHeadAttention::run_fused(const FusedBatch& batch) const {
 void MultiHeadAttention::run(const Bound& b, const dnnl::stream& stream,
                              const memory& scratch) const {
   const Primitives& p = *b.prims;
-  execute(p.split, stream,
-          {{DNNL_ARG_FROM, &b.qkv_rows}, {DNNL_ARG_TO, &b.qkv_dense},
-           {DNNL_ARG_SCRATCHPAD, &scratch}});
+  if (dense_copies()) {
+    execute(p.split, stream,
+            {{DNNL_ARG_FROM, &b.qkv_rows}, {DNNL_ARG_TO, &b.qkv_dense},
+             {DNNL_ARG_SCRATCHPAD, &scratch}});
+  }
   const int len = static_cast<int>(b.scores.get_desc().dims()[2]);
   const int64_t rows = b.scores.get_desc().dims()[0] * len;  // heads of a group x L
   auto* scores = static_cast<float*>(b.scores.get_data_handle());
@@ -188,9 +229,11 @@ void MultiHeadAttention::run(const Bound& b, const dnnl::stream& stream,
             {{DNNL_ARG_SRC, &b.probs}, {DNNL_ARG_WEIGHTS, &grp.v}, {DNNL_ARG_DST, &grp.context},
              {DNNL_ARG_SCRATCHPAD, &scratch}});
   }
-  execute(p.merge, stream,
-          {{DNNL_ARG_FROM, &b.context}, {DNNL_ARG_TO, &b.context_rows},
-           {DNNL_ARG_SCRATCHPAD, &scratch}});
+  if (dense_copies()) {
+    execute(p.merge, stream,
+            {{DNNL_ARG_FROM, &b.context}, {DNNL_ARG_TO, &b.context_rows},
+             {DNNL_ARG_SCRATCHPAD, &scratch}});
+  }
 }
 
 }  // namespace tanzhen::kernels

@@ -121,6 +121,19 @@ TEST(Attention, OneDnnPathMatchesReference) {
   }
 }
 
+// At L = 512 the scores of 12 heads (12 MiB) exceed one group: the strided views of each group
+// must start at its own heads' columns of the QKV and context rows.
+TEST(Attention, OneDnnPathSplitsHeadsIntoGroups) {
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  std::mt19937 rng(15);
+  const int heads = 12, dh = 16, H = heads * dh, len = 512;
+  MultiHeadAttention mha(engine, heads, dh);
+  std::vector<float> qkv = random_rows(static_cast<size_t>(len) * 3 * H, rng);
+  const std::vector<float> ctx = run_onednn(mha, engine, stream, qkv, len, H);
+  expect_near_reference(ctx, reference(qkv.data(), len, heads, dh), "oneDNN groups", len, dh);
+}
+
 double max_error(const std::vector<float>& got, const std::vector<double>& want) {
   double worst = 0;
   for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));

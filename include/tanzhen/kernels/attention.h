@@ -1,23 +1,26 @@
 // Multi-head scaled dot-product attention over one sequence, on oneDNN primitives.
 // Sequences of at most 64 tokens go to the fused F32 kernel of attention_fused.h instead
-// (runs_fused / run_fused): there these five calls per sequence cost more than the work. With
+// (runs_fused / run_fused): there these calls per sequence cost more than the work. With
 // bf16 operands, on CPUs with AVX512-BF16, longer ones go to its bf16 fused kernel, so this
 // oneDNN path is what runs where those kernels cannot.
 //
-// Per sequence of L tokens:
-//   1. one reorder splits its rows of the fused QKV projection ([L x 3H], rows [q | k | v])
-//      into head-major dense Q, K, V ([3 x heads x L x head_dim]);
-//   2. scores = (Q Kᵀ) / sqrt(head_dim)  ([heads x L x L]; the scale is applied to Q by the
-//      reorder of step 1, Kᵀ is K read transposed);
-//   3. softmax over the last axis (kernels/ops.h; in place, or into bf16 probabilities);
-//   4. context = scores · V  ([heads x L x head_dim], dense);
-//   5. one reorder merges the heads back into the sequence's rows of the [tokens x H] context.
-// The dense copies cost a few percent of the matmuls they speed up: with plain dense operands
-// oneDNN runs its brgemm kernels instead of the strided-gemm fallback (20-35% faster here).
-// With bf16 operands (the encoder's bf16 and int8 modes) step 1 also rounds Q, K, V to bf16,
-// the softmax writes bf16 probabilities, and both matmuls run bf16 x bf16 with F32 results
-// (AMX / AVX512-BF16 brgemm): scores and context stay F32.
-// Steps 2-4 run for a group of heads at a time, as many as keep the group's scores (and bf16
+// Per sequence of L tokens, with F32 operands (the FP32 encoder):
+//   1. scores = (Q Kᵀ) / sqrt(head_dim)  ([heads x L x L]), Q and Kᵀ read in place from the
+//      sequence's rows of the fused QKV projection ([L x 3H], rows [q | k | v]) through strided
+//      descriptors, the scale as the matmul's output scale;
+//   2. softmax over the last axis, in place (kernels/ops.h);
+//   3. context = probabilities · V, V read in place, written straight into the sequence's rows
+//      of the [tokens x H] context (heads merged by the output strides).
+// oneDNN runs these strided matmuls on its gemm kernels. Against dense head-major copies on its
+// brgemm kernels they take the same time (BERT-base, L = 302, 2 threads: 0.43 + 0.40 ms against
+// 0.46 + 0.35 ms), so the two copies were pure cost: one layer's attention went from 1.25 to
+// 1.17 ms at L = 302 and from 0.26 to 0.21 ms at L = 128.
+// With bf16 operands (the encoder's bf16 and int8 modes, on CPUs without the bf16 fused
+// kernel) one reorder first splits the QKV rows into head-major dense bf16 Q, K, V
+// ([3 x heads x L x head_dim], the scale applied to Q), the softmax writes bf16
+// probabilities, both matmuls run bf16 x bf16 with F32 results (AVX512-BF16 / AMX brgemm, which
+// want dense operands) into a dense context, and a second reorder merges it into the rows.
+// The matmuls and the softmax run for a group of heads at a time, as many as keep the group's scores (and bf16
 // probabilities) within 8 MiB (the shared cache), so that the softmax and the second matmul
 // find them there: for 12 heads at L = 300 the whole score tensor is 4.4 MB, written and read
 // three times. Groups are not made smaller than that: each matmul over a group is one oneDNN
@@ -43,10 +46,10 @@ class MultiHeadAttention {
                      bool bf16_operands = false);
 
   struct Primitives {
-    dnnl::reorder split;   // QKV rows -> dense Q, K, V
+    dnnl::reorder split;   // bf16 operands only: QKV rows -> dense Q, K, V
     dnnl::matmul scores;   // Q Kᵀ * scale
     dnnl::matmul context;  // P V
-    dnnl::reorder merge;   // dense context -> context rows
+    dnnl::reorder merge;   // bf16 operands only: dense context -> context rows
     size_t scratch_bytes = 0;
   };
 
@@ -58,12 +61,12 @@ class MultiHeadAttention {
     };
     std::vector<Group> groups;
     // scores and probs hold one group at a time; probs is the softmax output (the scores
-    // themselves, in place, with F32 operands).
+    // themselves, in place, with F32 operands). The others are the bf16 path's copies.
     dnnl::memory qkv_rows, qkv_dense, scores, probs, context, context_rows;
   };
 
-  // Floats of per-sequence work space a sequence of `len` tokens needs (dense Q, K, V, the
-  // context, the scores and, with bf16 operands, the bf16 probabilities).
+  // Floats of per-sequence work space a sequence of `len` tokens needs: the scores of one
+  // group of heads and, with bf16 operands, the dense Q, K, V, context and bf16 probabilities.
   size_t work_floats(int len) const;
 
   // qkv: the sequence's first row of the [tokens x 3H] QKV buffer; work: work_floats(len)
@@ -95,7 +98,12 @@ class MultiHeadAttention {
   dnnl::memory::desc head_desc(int heads, int len, dnnl::memory::data_type type) const;
   dnnl::memory::desc key_transposed_desc(int heads, int len) const;
   dnnl::memory::desc scores_desc(int heads, int len) const;
-  dnnl::memory::desc context_rows_desc(int len) const;
+  dnnl::memory::desc context_rows_desc(int heads, int len) const;
+  dnnl::memory::desc qkv_part_desc(int heads, int len) const;
+  dnnl::memory::desc key_rows_transposed_desc(int heads, int len) const;
+  // bf16 operands: Q, K, V are copied (and rounded) into dense head-major tensors first and
+  // the context merged back; F32 ones are read and written in place.
+  bool dense_copies() const { return operand_type_ != dnnl::memory::data_type::f32; }
   dnnl::memory::desc probs_desc(int heads, int len) const;
   // Byte offsets of the parts of the work space (see work_floats).
   struct WorkLayout {
