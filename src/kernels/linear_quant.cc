@@ -39,13 +39,11 @@ QuantizedRows quantize_rows_s8(const float* w, int64_t rows, int64_t cols) {
   return q;
 }
 
-std::vector<float> dequantize_rows_s8(const int8_t* values, const float* scales, int64_t rows,
-                                      int64_t cols) {
-  std::vector<float> out(static_cast<size_t>(rows * cols));
+void dequantize_rows_s8(const int8_t* values, const float* scales, int64_t rows, int64_t cols,
+                        float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = values[r * cols + c] * scales[r];
   }
-  return out;
 }
 
 uint16_t f32_to_bf16(float x) {

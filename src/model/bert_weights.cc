@@ -1,4 +1,5 @@
 #include "bert_weights.h"
+#include "weights_io.h"
 
 #include <algorithm>
 #include <cstring>
@@ -70,7 +71,6 @@ class WeightReader {
   Linear layer_linear(const std::vector<std::string>& prefixes, int out_each, int in,
                       Activation act) const {
     const DType kind = stored(prefixes.front());
-    const size_t block = static_cast<size_t>(out_each) * in;
     const int out = out_each * static_cast<int>(prefixes.size());
     std::vector<float> bias;
     for (const auto& p : prefixes) {
@@ -83,45 +83,55 @@ class WeightReader {
       bias.insert(bias.end(), b.f32(), b.f32() + out_each);
     }
     if (kind == DType::I8) {
-      std::vector<int8_t> w;
-      std::vector<float> scales;
+      std::vector<Tensor> parts, scale_parts;
       for (const auto& p : prefixes) {
-        Tensor t = get_as(p + ".weight", {out_each, in}, DType::I8);
-        Tensor s = get(p + ".weight.scale", {out_each});
-        const auto* v = static_cast<const int8_t*>(t.data());
-        w.insert(w.end(), v, v + block);
-        scales.insert(scales.end(), s.f32(), s.f32() + out_each);
+        parts.push_back(get_as(p + ".weight", {out_each, in}, DType::I8));
+        scale_parts.push_back(get(p + ".weight.scale", {out_each}));
       }
-      return Linear::int8(engine_, cache_, w.data(), scales.data(), bias.data(), out, in, act);
+      std::vector<int8_t> w_copy;
+      std::vector<float> s_copy;
+      const auto* w = concatenated<int8_t>(parts, w_copy);
+      const auto* scales = concatenated<float>(scale_parts, s_copy);
+      return Linear::int8(engine_, cache_, w, scales, bias.data(), out, in, act);
     }
     if (kind == DType::BF16) {
-      std::vector<uint16_t> w;
-      for (const auto& p : prefixes) {
-        Tensor t = get_as(p + ".weight", {out_each, in}, DType::BF16);
-        const auto* v = static_cast<const uint16_t*>(t.data());
-        w.insert(w.end(), v, v + block);
-      }
-      return Linear::bf16(engine_, cache_, w.data(), bias.data(), out, in, act);
+      std::vector<Tensor> parts;
+      for (const auto& p : prefixes) parts.push_back(get_as(p + ".weight", {out_each, in}, DType::BF16));
+      std::vector<uint16_t> copy;
+      return Linear::bf16(engine_, cache_, concatenated<uint16_t>(parts, copy), bias.data(), out,
+                          in, act);
     }
-    std::vector<float> w;
-    for (const auto& p : prefixes) {
-      Tensor t = get(p + ".weight", {out_each, in});
-      w.insert(w.end(), t.f32(), t.f32() + block);
-    }
+    std::vector<Tensor> parts;
+    for (const auto& p : prefixes) parts.push_back(get(p + ".weight", {out_each, in}));
+    std::vector<float> copy;
+    const float* w = concatenated<float>(parts, copy);
     switch (dtype_) {
       case ComputeType::kBF16: {
-        const std::vector<uint16_t> w16 = kernels::to_bf16(w.data(), w.size());
+        const std::vector<uint16_t> w16 = kernels::to_bf16(w, static_cast<size_t>(out) * in);
         return Linear::bf16(engine_, cache_, w16.data(), bias.data(), out, in, act);
       }
       case ComputeType::kInt8: {
-        const kernels::QuantizedRows q = kernels::quantize_rows_s8(w.data(), out, in);
+        const kernels::QuantizedRows q = kernels::quantize_rows_s8(w, out, in);
         return Linear::int8(engine_, cache_, q.values.data(), q.scales.data(), bias.data(), out,
                             in, act);
       }
       case ComputeType::kF32:
         break;
     }
-    return Linear::f32(engine_, cache_, w.data(), bias.data(), out, in, act);
+    return Linear::f32(engine_, cache_, w, bias.data(), out, in, act);
+  }
+
+  // The parts' elements back to back: the one part's own memory (the mapped file; no transient
+  // copy while loading), or a copy in `storage` when there are several (the fused Q, K, V
+  // projection).
+  template <typename T>
+  static const T* concatenated(const std::vector<Tensor>& parts, std::vector<T>& storage) {
+    if (parts.size() == 1) return static_cast<const T*>(parts.front().data());
+    for (const Tensor& t : parts) {
+      const auto* v = static_cast<const T*>(t.data());
+      storage.insert(storage.end(), v, v + t.numel());
+    }
+    return storage.data();
   }
 
   // The word-embedding table as F32, with the values a quantized checkpoint would hold (see
@@ -134,9 +144,7 @@ class WeightReader {
     if (kind == DType::I8) {
       Tensor t = get_as(name, {vocab, hidden}, DType::I8);
       Tensor s = get(name + ".scale", {vocab});
-      return Tensor::from_f32({vocab, hidden},
-                              kernels::dequantize_rows_s8(static_cast<const int8_t*>(t.data()),
-                                                          s.f32(), vocab, hidden));
+      return dequantized(static_cast<const int8_t*>(t.data()), s.f32(), vocab, hidden);
     }
     if (kind == DType::BF16) {
       Tensor t = get_as(name, {vocab, hidden}, DType::BF16);
@@ -146,8 +154,7 @@ class WeightReader {
     Tensor t = get(name, {vocab, hidden});
     if (dtype_ == ComputeType::kInt8) {
       const kernels::QuantizedRows q = kernels::quantize_rows_s8(t.f32(), vocab, hidden);
-      return Tensor::from_f32({vocab, hidden}, kernels::dequantize_rows_s8(
-                                                   q.values.data(), q.scales.data(), vocab, hidden));
+      return dequantized(q.values.data(), q.scales.data(), vocab, hidden);
     }
     if (dtype_ == ComputeType::kBF16) {
       const std::vector<uint16_t> r = kernels::to_bf16(t.f32(), n);
@@ -157,6 +164,18 @@ class WeightReader {
   }
 
  private:
+  // The int8 rows as a new F32 tensor, in a buffer from weights_io::allocate_bytes: huge pages,
+  // no zero fill first (BERT-base's 65 MB of word embeddings were ~15% of a cold start in
+  // 4 KiB page faults and a memset).
+  static Tensor dequantized(const int8_t* values, const float* scales, int vocab, int hidden) {
+    const size_t n = static_cast<size_t>(vocab) * hidden;
+    std::shared_ptr<uint8_t[]> buf = weights_io::allocate_bytes(n * sizeof(float));
+    auto* out = reinterpret_cast<float*>(buf.get());
+    kernels::dequantize_rows_s8(values, scales, vocab, hidden, out);
+    const void* p = out;
+    return Tensor(DType::F32, {vocab, hidden}, p, std::shared_ptr<const void>(std::move(buf), p));
+  }
+
   const Checkpoint& ckpt_;
   dnnl::engine engine_;
   kernels::GemmCache* cache_;

@@ -22,9 +22,9 @@ struct QuantizedRows {
 // Per-row symmetric int8 quantization of a row-major [rows x cols] F32 matrix.
 QuantizedRows quantize_rows_s8(const float* w, int64_t rows, int64_t cols);
 
-// values[r, c] * scales[r], as F32.
-std::vector<float> dequantize_rows_s8(const int8_t* values, const float* scales, int64_t rows,
-                                      int64_t cols);
+// out[r, c] = values[r, c] * scales[r].
+void dequantize_rows_s8(const int8_t* values, const float* scales, int64_t rows, int64_t cols,
+                        float* out);
 
 // F32 <-> BF16 (stored as the upper 16 bits of the F32 pattern).
 uint16_t f32_to_bf16(float x);
