@@ -20,8 +20,10 @@ constexpr size_t kCacheCapacity = 1024;
 constexpr size_t kGroupBytes = size_t{1} << 23;
 // Sequences up to this many tokens run the fused kernel (attention_fused.h). Measured on
 // BERT-base, 2 threads (ms per call, oneDNN path -> fused): FP32 1x32 22.9 -> 21.2, INT8 1x32
-// 8.8 -> 7.6, INT8 8x32 45.4 -> 42.6; at L = 128 both paths take the same time and at L = 302
-// the fused one is slower (INT8 56 -> 66: F32 multiply-adds against the bf16 matmuls).
+// 8.8 -> 7.6, INT8 8x32 45.4 -> 42.6. One layer's attention alone, against the strided oneDNN
+// path below: 0.029 vs 0.038 ms at L = 32, a tie at 48 and 64, 0.17 vs 0.12 ms at 96 and 0.29
+// vs 0.19 ms at 128 (its F32 multiply-adds lose to oneDNN's gemm there); a batch's short
+// sequences also share one parallel region in the fused kernel.
 // Longer sequences of the bf16 / int8 encoders go to the bf16 fused kernel instead: one layer
 // of BERT-base attention at L = 302 took 0.88 ms there against 0.93-0.97 ms on oneDNN's path,
 // 0.165 against 0.22 ms at L = 128 (2 threads), and needs no [heads x L x L] score tensor.

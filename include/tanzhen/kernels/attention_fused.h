@@ -1,9 +1,10 @@
 // Multi-head attention in one pass per head, on our own AVX-512 kernels: F32 for short
 // sequences, and on AVX512-BF16 dot products for the reduced-precision encoders' longer ones.
 //
-// For short sequences the oneDNN path of attention.h is all overhead: at L = 32 its five
-// primitive calls per sequence and layer (two reorders, two batched matmuls, the softmax) cost
-// ~120 us, 7% of an FP32 BERT-base call and 18% of an INT8 one, for 1.6 MFLOP of work. Here
+// For short sequences the oneDNN path of attention.h is mostly overhead: at L = 32 its calls
+// per sequence and layer (then two reorders, two batched matmuls and the softmax; for F32 now
+// the matmuls and the softmax) cost ~120 us (now 38 us for F32), 7% of an FP32 BERT-base call
+// and 18% of an INT8 one, for 1.6 MFLOP of work (the fused F32 kernel: 29 us). Here
 // every (sequence, head) pair of the batch is one task of a single parallel region: it reads
 // its Q, K, V straight from the [tokens x 3H] QKV rows, computes the scores of four queries at a
 // time against all keys (K transposed once into a per-thread buffer), takes their softmax in
