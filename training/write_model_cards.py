@@ -68,15 +68,16 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm3", help="the shipped masked-LM run (recipe stage mlm3)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2",
+    p.add_argument("--mlm-run", default="training/runs/mlm4", help="the shipped masked-LM run (recipe stage mlm4)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
-    p.add_argument("--ner-run", default="training/runs/ner2-crf", help="the shipped NER run (stage ner2)")
-    p.add_argument("--ner-stage1", default="training/runs/ner", help="the NER run --ner-run started from")
-    p.add_argument("--ner-compare", default="training/runs/ner2-softmax",
-                   help="the same continuation with the other head, stopped early (head comparison)")
+    p.add_argument("--ner-run", default="training/runs/ner3-mlm3", help="the shipped NER run (stage ner3)")
+    p.add_argument("--ner-earlier", default="training/runs/ner2-crf",
+                   help="an earlier NER run to compare with (the previous default model), or ''")
+    p.add_argument("--head-compare", default="training/runs/ner2-crf,training/runs/ner2-softmax",
+                   help="CRF run,softmax run: the same continuation with either head (stage ner2)")
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
@@ -107,6 +108,8 @@ def main():
         f" Stage {e['run'].rsplit('/', 1)[-1]}: {e['step']} steps of {e['args']['batch']} x "
         f"{e['args']['seq_len']} tokens ({e['tokens'] / 1e6:.1f} M tokens, {e['minutes']:.0f} minutes, "
         f"lr {e['args']['lr']:g}), loss {e['first']} -> {e['last']}." for e in earlier)
+    continued = ", ".join(f"stage {r.rsplit('/', 1)[-1]}" for r in
+                          [e["run"] for e in earlier[1:]] + [a.mlm_run])
     n, mb = safetensors_info(a.mlm_out)
     per_src = "\n".join(f"| {k} | {v['n']} | {v['top1']} | {v['top5']} |"
                         for k, v in fm["per_source"].items())
@@ -142,16 +145,16 @@ proportional to characters^0.7. Held out of training: line i of every file with 
 {command_line("pretrain_mlm.py", a.mlm_run, mck['args'], ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup", "time_budget_min", "stop_after", "threads"])}
 /usr/bin/python3 training/export_hf.py --kind mlm --checkpoint {a.mlm_run}/checkpoint.pt --out models/zh-mlm-small --max-positions {mck['args']['seq_len']}
 ```
-(stages were stopped and resumed a few times, with larger budgets or, for this one, more
-threads once the NER run beside it had finished; how exactly, including the switch to
-sinusoidal position embeddings, is in training/README.md and training/run_recipe.sh)
+(some stages were stopped and resumed, with larger budgets or more threads; how exactly,
+including the switch to sinusoidal position embeddings, is in training/README.md and
+training/run_recipe.sh)
 
 Stages (training/README.md): (1) masked-LM warm-up, {s1['step']} steps of 4,096 tokens
 ({s1_tokens / 1e6:.1f} M tokens, {s1['train_seconds'] / 60:.0f} minutes; loss {s1_log[0]['loss']} ->
 {s1_log[-1]['loss']}, still on the character-frequency plateau); (2) NER fine-tuning of that
-encoder on MSRA (zh-ner-small's first stage); (3) masked LM again from the NER-tuned encoder and
-stage 1's prediction head (stage mlm2); (4) masked LM continued from there with a fresh
-learning-rate cycle (stage mlm3), the run this card's recipe line shows.{earlier_text}
+encoder on MSRA (recipe stage ner); (3) masked LM again from the NER-tuned encoder and
+stage 1's prediction head (stage mlm2); then masked LM continued with a fresh learning-rate
+cycle each ({continued}), the last being the run this card's recipe line shows.{earlier_text}
 Last stage: masked LM only (no NSP), 15% of tokens (80/10/10), sequences of {mck['args']['seq_len']}
 tokens packed from consecutive lines, batch {mck['args']['batch']} x {mck['args']['seq_len']}, AdamW
 lr {mck['args']['lr']:g}, {mck['args']['warmup']} warm-up steps then linear decay over the time
@@ -194,30 +197,65 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
 
     nck = torch.load(os.path.join(a.ner_run, "checkpoint.pt"), map_location="cpu")
     scores = [json.loads(l) for l in open(os.path.join(a.ner_run, "dev_scores.jsonl"))]
-    s1ck = torch.load(os.path.join(a.ner_stage1, "checkpoint.pt"), map_location="cpu")
-    s1_scores = [json.loads(l) for l in open(os.path.join(a.ner_stage1, "dev_scores.jsonl"))]
-    s1_args = s1ck["args"]
-    s1_summary = (f"{s1ck['step']} steps ({s1_scores[-1]['epoch']} epochs), "
-                  f"{s1ck['train_seconds'] / 60:.0f} minutes, dev F1 {s1_scores[-1]['dev']['overall']['f1']}")
-    del s1ck
+    nargs = nck["args"]
     crf = nck.get("head") == "crf"
+    head_name = "CRF" if crf else "softmax"
+    # Where the encoder came from: a pretraining checkpoint, or (--init-from) an earlier NER run.
+    stage1 = ""
+    recipe = []
+    pre_run = os.path.dirname(nargs["pretrained"])
+    if nargs.get("init_from"):
+        s1_dir = os.path.dirname(nargs["init_from"])
+        s1ck = torch.load(nargs["init_from"], map_location="cpu")
+        s1_scores = [json.loads(l) for l in open(os.path.join(s1_dir, "dev_scores.jsonl"))]
+        s1_args = s1ck["args"]
+        added_crf = "CRF added, its transitions starting at zero, i.e. at stage 1's own decisions; "
+        recipe.append(command_line("finetune_ner.py", s1_dir, s1_args, ["pretrained", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"]))
+        stage1 = (f"Stage 1 (`{s1_dir}`, {s1ck.get('head', 'softmax')} head): batch {s1_args['batch']}, lr {s1_args['lr']:g}, "
+                  f"{s1ck['step']} steps ({s1_scores[-1]['epoch']} epochs), {s1ck['train_seconds'] / 60:.0f} minutes, "
+                  f"dev F1 {s1_scores[-1]['dev']['overall']['f1']}. Stage 2, this model, continues from it "
+                  f"({added_crf if crf and s1ck.get('head') != 'crf' else ''}fresh learning-rate cycle).\n")
+        epochs_total = f"{s1_scores[-1]['epoch']} + {scores[-1]['epoch']}"
+        del s1ck
+        origin = f"the NER run `{s1_dir}`, itself fine-tuned from the masked-LM checkpoint `{pre_run}` (step {nck['pretrained_step']})"
+    else:
+        epochs_total = f"{scores[-1]['epoch']}"
+        origin = (f"the masked-LM checkpoint `{pre_run}` (step {nck['pretrained_step']}), the same encoder "
+                  f"lineage as zh-mlm-small's (training/README.md), fine-tuned in one stage")
+    # Masked-LM tokens behind the NER encoder: stage mlm1, then the later stages up to the one
+    # it was initialised from (when that is one of them).
+    lineage = earlier + [{"run": a.mlm_run, "tokens": tokens}]
+    ner_mlm_tokens = s1_tokens
+    if os.path.normpath(pre_run) in [os.path.normpath(e["run"]) for e in lineage]:
+        for e in lineage:
+            ner_mlm_tokens += e["tokens"]
+            if os.path.normpath(e["run"]) == os.path.normpath(pre_run):
+                break
+    recipe.append(command_line("finetune_ner.py", a.ner_run, nargs, (["init_from"] if nargs.get("init_from") else ["pretrained"]) + ["head", "threads", "seed", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"]))
     compare = ""
-    cmp_path = os.path.join(a.ner_compare, "dev_scores.jsonl")
-    if os.path.exists(cmp_path):
-        other = {round(x["epoch"], 2): x["dev"] for x in map(json.loads, open(cmp_path))}
-        mine = {round(x["epoch"], 2): x["dev"] for x in scores}
+    crf_run, softmax_run = (a.head_compare.split(",") + ["", ""])[:2]
+    if crf_run and softmax_run and os.path.exists(os.path.join(softmax_run, "dev_scores.jsonl")):
+        other = {round(x["epoch"], 2): x["dev"] for x in map(json.loads, open(os.path.join(softmax_run, "dev_scores.jsonl")))}
+        mine = {round(x["epoch"], 2): x["dev"] for x in map(json.loads, open(os.path.join(crf_run, "dev_scores.jsonl")))}
         both = [e for e in sorted(other) if e in mine and float(e).is_integer()]
-        other_head = "softmax" if crf else "CRF"
         table = "\n".join(f"| {e:g} | {other[e]['overall']['f1']} | {mine[e]['overall']['f1']} |" for e in both)
         compare = f"""
-Head comparison: the same continuation of stage 1 (same seed, data order and learning rates),
-once with the {"CRF" if crf else "softmax"} head shipped here and once keeping the {other_head} head
-(`{a.ner_compare}`, stopped after {max(both):g} epochs once the difference was clear). Dev F1:
+Head comparison (recipe stage ner2): the same continuation of an earlier softmax model (same
+seed, data order and learning rates), once with a CRF head (`{crf_run}`) and once keeping the
+softmax head (`{softmax_run}`, stopped after {max(both):g} epochs once the difference was clear).
+Dev F1:
 
-| epoch | {other_head} | {"CRF" if crf else "softmax"} (shipped) |
+| epoch | softmax | CRF |
 |---|---:|---:|
 {table}
 """
+    earlier = ""
+    if a.ner_earlier and os.path.exists(os.path.join(a.ner_earlier, "dev_scores.jsonl")):
+        e_scores = [json.loads(l) for l in open(os.path.join(a.ner_earlier, "dev_scores.jsonl"))]
+        earlier = (f"\nThe previous default model (`{a.ner_earlier}`, fine-tuned from the first, shorter "
+                   f"masked-LM stage only) ended at dev F1 {e_scores[-1]['dev']['overall']['f1']} after "
+                   f"{e_scores[-1]['epoch']} epochs of its last stage: "
+                   + ", ".join(f"epoch {x['epoch']}: {x['dev']['overall']['f1']}" for x in e_scores) + ".\n")
     final = scores[-1]["dev"]
     n, mb = safetensors_info(a.ner_out)
     rows = "\n".join(f"| {t} | {final[t]['precision']} | {final[t]['recall']} | {final[t]['f1']} | "
@@ -232,7 +270,7 @@ once with the {"CRF" if crf else "softmax"} head shipped here and once keeping t
                         f"fp32): P {100 * o['precision']:.2f}, R {100 * o['recall']:.2f}, "
                         f"**F1 {100 * o['f1']:.2f}**; {ev['throughput']['sentences_per_s']:.0f} sentences/s "
                         f"on {ev['throughput']['threads']} threads.\n")
-    nargs = nck["args"]
+    recipe_lines = "\n".join(recipe)
     ner_card = f"""# zh-ner-small
 
 Small Chinese NER model (PER / LOC / ORG), tanzhen's default NER model. {"A BERT token classifier whose tag scores are the emissions of a linear-chain **CRF** (`BertCrfForTokenClassification`; `crf.transitions` / `crf.start_transitions` / `crf.end_transitions` as in DAMO's RaNER and pytorch-crf), decoded by Viterbi" if crf else "Hugging Face `BertForTokenClassification` layout with a softmax head"};
@@ -240,26 +278,23 @@ Small Chinese NER model (PER / LOC / ORG), tanzhen's default NER model. {"A BERT
 
 ## Architecture
 
-{arch_lines(nck['config'], n, mb, exported_positions(a.ner_out), mck['args']['seq_len']).replace("pretrained on sequences of", "fine-tuned on MSRA sentences of at most 126 characters after pretraining on sequences of")}- encoder initialised from the masked-LM warm-up checkpoint (recipe stage mlm1, step {nck['pretrained_step']}), fine-tuned in two stages (below); zh-mlm-small continued masked-LM training from the first stage's encoder
+{arch_lines(nck['config'], n, mb, exported_positions(a.ner_out), mck['args']['seq_len']).replace("pretrained on sequences of", "fine-tuned on MSRA sentences of at most 126 characters after pretraining on sequences of")}- encoder initialised from {origin}
 
 ## Data
 
 MSRA NER (SIGHAN 2006) training set, `../shared/data/msra/train.jsonl` (character offsets).
 Fixed dev split: line i (0-based) with i % 20 == 0 is dev (2,533 sentences), the remaining
-48,125 sentences are fine-tuning data. The MSRA test set was not used.
+48,125 sentences are fine-tuning data. The MSRA test set was not used. (The masked-LM corpus
+leaves out the `ner_train_text` lines that overlap this dev split.)
 
 ## Recipe
 
 ```sh
-{command_line("finetune_ner.py", a.ner_stage1, s1_args, ["pretrained", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"])}
-{command_line("finetune_ner.py", a.ner_run, nargs, ["init_from", "head", "threads", "seed", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"])}
+{recipe_lines}
 /usr/bin/python3 training/export_hf.py --kind ner --checkpoint {a.ner_run}/checkpoint.pt --out models/zh-ner-small --max-positions {exported_positions(a.ner_out)}
 ```
 
-Stage 1 (softmax head, from the masked-LM warm-up encoder): batch {s1_args['batch']}, lr {s1_args['lr']:g}
-(classifier {s1_args['head_lr']:g}), {s1_summary}.
-Stage 2 (this model: {"CRF added, its transitions starting at zero, i.e. at stage 1's own decisions" if crf else "same head"}, fresh
-learning-rate cycle): batch {nargs['batch']} sentences (length-bucketed), AdamW lr {nargs['lr']:g} (classifier and CRF {nargs['head_lr']:g}),
+{stage1}Fine-tuning of this model: batch {nargs['batch']} sentences (length-bucketed), AdamW lr {nargs['lr']:g} (classifier{" and CRF" if crf else ""} {nargs['head_lr']:g}),
 {100 * nargs['warmup_frac']:g}% warm-up then linear decay over the time budget, dropout {nargs['dropout']:g}, bf16 autocast{", loss = CRF negative log-likelihood per token" if crf else ""}.
 Training: **{nck['step']} steps ({scores[-1]['epoch']} epochs), {nck['train_seconds'] / 60:.0f} minutes**
 of training time{" on one core" if nargs.get("threads") == 1 else ""}; loss {nlog[0]['loss']} (step {nlog[0]['step']}) -> {nlog[-1]['loss']} (step {nlog[-1]['step']}).
@@ -273,17 +308,18 @@ Final model (the one exported; dev was not used to pick a checkpoint):
 |---|---:|---:|---:|---:|
 {rows}
 
-Dev F1 during stage 2: {curve}. Project target: F1 >= 92 (not reached on this CPU budget).
+Dev F1 during fine-tuning: {curve}. Project target: F1 >= 92 (not reached on this CPU budget).
 The scores were computed with the training-time F32/bf16 model (conlleval chunking of the
 {"Viterbi path" if crf else "argmax tags"}); the exported weights are F16.
-{tanzhen_eval}{compare}
+{tanzhen_eval}{earlier}{compare}
 
 ## Limitations
 
-Below the project target: the encoder's pretraining was short (5.7 M tokens, still on the
-character-frequency plateau) and fine-tuning had {s1_scores[-1]['epoch']} + {scores[-1]['epoch']} epochs of CPU time.
-Trained on 1990s People's Daily news (MSRA); weaker on other domains. Entities whose boundary
-falls inside a multi-character token (digit/Latin word pieces) cannot be matched exactly.
+Below the project target: the encoder's masked-LM pretraining saw {ner_mlm_tokens / 1e6:.1f} M tokens
+on 2 shared CPU cores (BERT-style models usually see billions), and fine-tuning had
+{epochs_total} epochs of CPU time. Trained on 1990s People's Daily news (MSRA); weaker on other
+domains. Entities whose boundary falls inside a multi-character token (digit/Latin word pieces)
+cannot be matched exactly.
 """
     with open(os.path.join(a.ner_out, "MODEL_CARD.md"), "w") as f:
         f.write(ner_card)
