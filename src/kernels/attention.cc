@@ -167,11 +167,11 @@ MultiHeadAttention::Bound MultiHeadAttention::bind(int len, float* qkv, float* w
     b.probs = b.scores;  // in place
     for (int h = 0; h < heads_ / g; ++h) {
       float* q = qkv + h * g * head_dim_;
-      b.groups.push_back(Bound::Group{memory(qkv_part_desc(g, len), engine_, q),
-                                      memory(key_rows_transposed_desc(g, len), engine_, q + hidden_),
-                                      memory(qkv_part_desc(g, len), engine_, q + 2 * hidden_),
-                                      memory(context_rows_desc(g, len), engine_,
-                                             context + h * g * head_dim_)});
+      b.groups.push_back(Bound::Group{
+          memory(qkv_part_desc(g, len), engine_, q),
+          memory(key_rows_transposed_desc(g, len), engine_, q + hidden_),
+          memory(qkv_part_desc(g, len), engine_, q + 2 * hidden_),
+          memory(context_rows_desc(g, len), engine_, context + h * g * head_dim_)});
     }
     return b;
   }

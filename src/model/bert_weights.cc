@@ -96,7 +96,9 @@ class WeightReader {
     }
     if (kind == DType::BF16) {
       std::vector<Tensor> parts;
-      for (const auto& p : prefixes) parts.push_back(get_as(p + ".weight", {out_each, in}, DType::BF16));
+      for (const auto& p : prefixes) {
+        parts.push_back(get_as(p + ".weight", {out_each, in}, DType::BF16));
+      }
       std::vector<uint16_t> copy;
       return Linear::bf16(engine_, cache_, concatenated<uint16_t>(parts, copy), bias.data(), out,
                           in, act);
