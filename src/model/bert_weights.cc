@@ -148,11 +148,7 @@ class WeightReader {
       Tensor s = get(name + ".scale", {vocab});
       return dequantized(static_cast<const int8_t*>(t.data()), s.f32(), vocab, hidden);
     }
-    if (kind == DType::BF16) {
-      Tensor t = get_as(name, {vocab, hidden}, DType::BF16);
-      return Tensor::from_f32({vocab, hidden},
-                              kernels::bf16_to_f32(static_cast<const uint16_t*>(t.data()), n));
-    }
+    if (kind == DType::BF16) return get_as(name, {vocab, hidden}, DType::BF16).to_f32();
     Tensor t = get(name, {vocab, hidden});
     if (dtype_ == ComputeType::kInt8) {
       const kernels::QuantizedRows q = kernels::quantize_rows_s8(t.f32(), vocab, hidden);
@@ -170,12 +166,10 @@ class WeightReader {
   // no zero fill first (BERT-base's 65 MB of word embeddings were ~15% of a cold start in
   // 4 KiB page faults and a memset).
   static Tensor dequantized(const int8_t* values, const float* scales, int vocab, int hidden) {
-    const size_t n = static_cast<size_t>(vocab) * hidden;
-    std::shared_ptr<uint8_t[]> buf = weights_io::allocate_bytes(n * sizeof(float));
-    auto* out = reinterpret_cast<float*>(buf.get());
+    float* out = nullptr;
+    Tensor t = weights_io::allocate_f32({vocab, hidden}, &out);
     kernels::dequantize_rows_s8(values, scales, vocab, hidden, out);
-    const void* p = out;
-    return Tensor(DType::F32, {vocab, hidden}, p, std::shared_ptr<const void>(std::move(buf), p));
+    return t;
   }
 
   const Checkpoint& ckpt_;

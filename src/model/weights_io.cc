@@ -170,13 +170,22 @@ Tensor view_or_copy(DType dtype, std::vector<int64_t> shape, const uint8_t* data
   return Tensor(dtype, std::move(shape), p, std::shared_ptr<const void>(std::move(buf), p));
 }
 
+Tensor allocate_f32(std::vector<int64_t> shape, float** data) {
+  size_t n = 1;
+  for (int64_t d : shape) n *= static_cast<size_t>(d);
+  auto buf = allocate_bytes(n * sizeof(float));
+  *data = reinterpret_cast<float*>(buf.get());
+  const void* p = *data;
+  return Tensor(DType::F32, std::move(shape), p, std::shared_ptr<const void>(std::move(buf), p));
+}
+
 Tensor convert_to_f32(const Tensor& t) {
   if (t.dtype() == DType::F32) return t;
   if (t.dtype() != DType::F16 && t.dtype() != DType::BF16 && t.dtype() != DType::F64)
     fail("dtype", std::string("cannot convert ") + dtype_name(t.dtype()) + " tensor to F32");
   const size_t n = static_cast<size_t>(t.numel());
-  auto buf = allocate_bytes(n * sizeof(float));
-  float* out = reinterpret_cast<float*>(buf.get());
+  float* out = nullptr;
+  Tensor result = allocate_f32(t.shape(), &out);
   const DType dtype = t.dtype();
   const void* in = t.data();
   parallel_for((n + kConvertChunk - 1) / kConvertChunk, [&](size_t c) {
@@ -190,8 +199,7 @@ Tensor convert_to_f32(const Tensor& t) {
       for (size_t i = 0; i < count; ++i) out[begin + i] = static_cast<float>(d[i]);
     }
   });
-  const void* p = out;
-  return Tensor(DType::F32, t.shape(), p, std::shared_ptr<const void>(std::move(buf), p));
+  return result;
 }
 
 bool byte_size(const std::vector<int64_t>& shape, size_t elem_size, uint64_t* out) {

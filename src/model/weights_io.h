@@ -32,6 +32,10 @@ void release_pages(const void* p, size_t n);
 // mappings backed by huge pages where the kernel allows, to cut page faults at load time).
 std::shared_ptr<uint8_t[]> allocate_bytes(size_t n);
 
+// A new F32 tensor of `shape` owning an uninitialised allocate_bytes buffer, which the caller
+// fills through *data.
+Tensor allocate_f32(std::vector<int64_t> shape, float** data);
+
 // Runs fn(i) for every i in [0, n) on a few threads (the caller's included); rethrows the first
 // exception. Loading is memory-bound, so a handful of threads is all that helps.
 void parallel_for(size_t n, const std::function<void(size_t)>& fn);

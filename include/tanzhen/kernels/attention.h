@@ -22,9 +22,9 @@
 // want dense operands) into a dense context, and a second reorder merges it into the rows.
 // The matmuls and the softmax run for a group of heads at a time, as many as keep the group's
 // scores (and bf16 probabilities) within 8 MiB (the shared cache), so that the softmax and the
-// second matmul find them there: for 12 heads at L = 300 the whole score tensor is 4.4 MB, written and read
-// three times. Groups are not made smaller than that: each matmul over a group is one oneDNN
-// call split over the threads, and per-head calls of L = 300 left them waiting on each other
+// second matmul find them there: for 12 heads at L = 300 the whole score tensor is 4.4 MB, written
+// and read three times. Groups are not made smaller than that: each matmul over a group is one
+// oneDNN call split over the threads, and per-head calls of L = 300 left them waiting on each other
 // (INT8 BERT-base at L = 302, 2 threads: 60 ms per call with 1 MiB groups, 56.5 ms with 8 MiB).
 // Attention never crosses sequences, so batches need neither padding nor masks; the largest
 // intermediate is the [heads x L x L] score tensor of one sequence.
