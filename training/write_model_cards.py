@@ -36,6 +36,12 @@ def read_log(path):
         return list(csv.DictReader(f))
 
 
+def dev_scores(run):
+    """A fine-tuning run's dev evaluations, one per epoch (dev_scores.jsonl)."""
+    with open(os.path.join(run, "dev_scores.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
 def exported_positions(folder):
     with open(os.path.join(folder, "config.json")) as f:
         return json.load(f)["max_position_embeddings"]
@@ -196,10 +202,9 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
         f.write(mlm_card)
 
     nck = torch.load(os.path.join(a.ner_run, "checkpoint.pt"), map_location="cpu")
-    scores = [json.loads(l) for l in open(os.path.join(a.ner_run, "dev_scores.jsonl"))]
+    scores = dev_scores(a.ner_run)
     nargs = nck["args"]
     crf = nck.get("head") == "crf"
-    head_name = "CRF" if crf else "softmax"
     # Where the encoder came from: a pretraining checkpoint, or (--init-from) an earlier NER run.
     stage1 = ""
     recipe = []
@@ -207,7 +212,7 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
     if nargs.get("init_from"):
         s1_dir = os.path.dirname(nargs["init_from"])
         s1ck = torch.load(nargs["init_from"], map_location="cpu")
-        s1_scores = [json.loads(l) for l in open(os.path.join(s1_dir, "dev_scores.jsonl"))]
+        s1_scores = dev_scores(s1_dir)
         s1_args = s1ck["args"]
         added_crf = "CRF added, its transitions starting at zero, i.e. at stage 1's own decisions; "
         recipe.append(command_line("finetune_ner.py", s1_dir, s1_args, ["pretrained", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"]))
@@ -235,8 +240,8 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
     compare = ""
     crf_run, softmax_run = (a.head_compare.split(",") + ["", ""])[:2]
     if crf_run and softmax_run and os.path.exists(os.path.join(softmax_run, "dev_scores.jsonl")):
-        other = {round(x["epoch"], 2): x["dev"] for x in map(json.loads, open(os.path.join(softmax_run, "dev_scores.jsonl")))}
-        mine = {round(x["epoch"], 2): x["dev"] for x in map(json.loads, open(os.path.join(crf_run, "dev_scores.jsonl")))}
+        other = {round(x["epoch"], 2): x["dev"] for x in dev_scores(softmax_run)}
+        mine = {round(x["epoch"], 2): x["dev"] for x in dev_scores(crf_run)}
         both = [e for e in sorted(other) if e in mine and float(e).is_integer()]
         table = "\n".join(f"| {e:g} | {other[e]['overall']['f1']} | {mine[e]['overall']['f1']} |" for e in both)
         compare = f"""
@@ -249,10 +254,10 @@ Dev F1:
 |---|---:|---:|
 {table}
 """
-    earlier = ""
+    previous = ""
     if a.ner_earlier and os.path.exists(os.path.join(a.ner_earlier, "dev_scores.jsonl")):
-        e_scores = [json.loads(l) for l in open(os.path.join(a.ner_earlier, "dev_scores.jsonl"))]
-        earlier = (f"\nThe previous default model (`{a.ner_earlier}`, fine-tuned from the first, shorter "
+        e_scores = dev_scores(a.ner_earlier)
+        previous = (f"\nThe previous default model (`{a.ner_earlier}`, fine-tuned from the first, shorter "
                    f"masked-LM stage only) ended at dev F1 {e_scores[-1]['dev']['overall']['f1']} after "
                    f"{e_scores[-1]['epoch']} epochs of its last stage: "
                    + ", ".join(f"epoch {x['epoch']}: {x['dev']['overall']['f1']}" for x in e_scores) + ".\n")
@@ -311,7 +316,7 @@ Final model (the one exported; dev was not used to pick a checkpoint):
 Dev F1 during fine-tuning: {curve}. Project target: F1 >= 92 (not reached on this CPU budget).
 The scores were computed with the training-time F32/bf16 model (conlleval chunking of the
 {"Viterbi path" if crf else "argmax tags"}); the exported weights are F16.
-{tanzhen_eval}{earlier}{compare}
+{tanzhen_eval}{previous}{compare}
 
 ## Limitations
 
