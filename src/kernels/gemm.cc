@@ -1,9 +1,11 @@
 #include "tanzhen/kernels/gemm.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "tanzhen/error.h"
+#include "tanzhen/kernels/ops.h"
 
 namespace tanzhen::kernels {
 
@@ -15,6 +17,26 @@ namespace {
 // Row count used to ask oneDNN for its preferred weight layout. The layout depends on the
 // weight shape only (checked: identical for M = 1..2000), so any M will do.
 constexpr int64_t kLayoutProbeRows = 128;
+
+// The packed weights as avx512::PanelWeights when they are in its layout ("BA16a64b": blocks
+// of 16 K rows x 64 N columns, N blocks outermost) and the CPU has AVX-512; else data = null.
+// TANZHEN_F32_GEMM=onednn keeps every F32 layer on oneDNN's matmul (for comparisons).
+avx512::PanelWeights panel_view(const memory& packed, int in, int out) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("TANZHEN_F32_GEMM");
+    return cpu_has_avx512() && !(v && std::string(v) == "onednn");
+  }();
+  const dnnl_memory_desc_t& d = packed.get_desc().data;
+  const auto& b = d.format_desc.blocking;
+  const int64_t padded_in = d.padded_dims[0];
+  const bool panels = enabled && d.format_kind == dnnl_blocked && d.ndims == 2 &&
+                      b.inner_nblks == 2 && b.inner_blks[0] == 16 && b.inner_idxs[0] == 0 &&
+                      b.inner_blks[1] == avx512::kPanelCols && b.inner_idxs[1] == 1 &&
+                      b.strides[0] == 16 * avx512::kPanelCols &&
+                      b.strides[1] == padded_in * avx512::kPanelCols && in > 0;
+  if (!panels) return {};
+  return {static_cast<const float*>(packed.get_data_handle()), in, out, padded_in};
+}
 }  // namespace
 
 dnnl::primitive_attr base_attr() {
@@ -73,6 +95,8 @@ PackedLinear::PackedLinear(const dnnl::engine& engine, GemmCache* cache, const f
   weights_ = pack_torch_weights(engine_, weight, out, in, dt::f32,
                                 make_desc(kLayoutProbeRows, any).weights_desc());
   if (has_bias_) bias_ = bias_memory(engine_, bias, out);
+  panels_ = panel_view(weights_, in, out);
+  if (panels_.data) panel_gemm_ = std::make_shared<const GemmPrimitive>();
 }
 
 dnnl::primitive_attr PackedLinear::attr() const { return activation_attr(act_); }
@@ -90,6 +114,7 @@ dnnl::matmul::primitive_desc PackedLinear::make_desc(int64_t rows,
 }
 
 std::shared_ptr<const GemmPrimitive> PackedLinear::primitive(int64_t rows) const {
+  if (panel_gemm_) return panel_gemm_;  // no oneDNN primitive, no scratch
   const GemmKey key{rows, in_, out_, static_cast<int>(act_) * 2 + (has_bias_ ? 1 : 0)};
   return cache_->get(key, [&] {
     auto pd = make_desc(rows, weights_.get_desc());
@@ -99,6 +124,13 @@ std::shared_ptr<const GemmPrimitive> PackedLinear::primitive(int64_t rows) const
 
 void PackedLinear::run(const GemmPrimitive& gemm, const dnnl::stream& stream, const memory& src,
                        const memory& dst, const memory& scratch) const {
+  if (!gemm.prim) {  // panel_gemm_
+    avx512::gemm_f32_panels(static_cast<const float*>(src.get_data_handle()),
+                            src.get_desc().dims()[0], panels_,
+                            has_bias_ ? static_cast<const float*>(bias_.get_data_handle()) : nullptr,
+                            act_ == Activation::kGelu, static_cast<float*>(dst.get_data_handle()));
+    return;
+  }
   if (has_bias_) {
     execute(gemm.prim, stream,
             {{DNNL_ARG_SRC, &src}, {DNNL_ARG_WEIGHTS, &weights_}, {DNNL_ARG_BIAS, &bias_},

@@ -136,46 +136,13 @@ void quantize_rows_u8(const float* x, int64_t rows, int cols, uint8_t* q, float*
   }
 }
 
-namespace {
-
-// erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7): with t = 1 / (1 + p|x|),
-// erf(|x|) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-x^2).
-constexpr float kErfP = 0.3275911f, kA1 = 0.254829592f, kA2 = -0.284496736f,
-                kA3 = 1.421413741f, kA4 = -1.453152027f, kA5 = 1.061405429f;
-constexpr float kInvSqrt2 = 0.70710678118654752f;
-
-#ifdef TANZHEN_LINEAR_AVX512
-__m512 gelu_erf_v(__m512 x) {
-  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(kInvSqrt2));
-  const __m512 az = _mm512_abs_ps(z);
-  // t = 1 / d by rcp14 plus one Newton step (relative error ~1e-8; a division costs 4x more).
-  const __m512 d = _mm512_fmadd_ps(az, _mm512_set1_ps(kErfP), _mm512_set1_ps(1.f));
-  __m512 t = _mm512_rcp14_ps(d);
-  t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.f)));
-  __m512 poly = _mm512_set1_ps(kA5);
-  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA4));
-  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA3));
-  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA2));
-  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA1));
-  poly = _mm512_mul_ps(poly, t);
-  const __m512 e = avx512::exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
-  // erfc(|z|) = poly · e; 1 + erf(z) is 2 - erfc(|z|) for z >= 0 and erfc(|z|) for z < 0.
-  const __m512 erfc_abs = _mm512_mul_ps(poly, e);
-  const __mmask16 neg = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
-  const __m512 one_plus_erf = _mm512_mask_blend_ps(
-      neg, _mm512_sub_ps(_mm512_set1_ps(2.f), erfc_abs), erfc_abs);
-  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), one_plus_erf);
-}
-#endif
-
-}  // namespace
-
 float gelu_erf(float x) {
 #ifdef TANZHEN_LINEAR_AVX512
-  return _mm512_cvtss_f32(gelu_erf_v(_mm512_set1_ps(x)));
+  return _mm512_cvtss_f32(avx512::gelu_erf(_mm512_set1_ps(x)));
 #else
+  using namespace avx512::erf_poly;
   const float z = x * kInvSqrt2, az = std::fabs(z);
-  const float t = 1.f / (1.f + kErfP * az);
+  const float t = 1.f / (1.f + kP * az);
   const float erfc_abs = t * (kA1 + t * (kA2 + t * (kA3 + t * (kA4 + t * kA5)))) * std::exp(-az * az);
   return 0.5f * x * (z < 0 ? erfc_abs : 2.f - erfc_abs);
 #endif
@@ -200,7 +167,7 @@ void epilogue_row(const int32_t* a, int cols, const Int8Epilogue& e, int64_t r, 
     __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v),
                              _mm512_mul_ps(vsx, _mm512_maskz_loadu_ps(m, e.w_scale + n)));
     if (e.bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, e.bias + n));
-    if (e.gelu) y = gelu_erf_v(y);
+    if (e.gelu) y = avx512::gelu_erf(y);
     _mm512_mask_storeu_ps(o + n, m, y);
   }
 #endif

@@ -2,8 +2,10 @@
 //
 // A PackedLinear reorders its PyTorch-layout weight [out x in] once, at construction, into the
 // blocked layout oneDNN's matmul prefers (format_tag::any, which does not depend on the row
-// count M), and keeps a copy of the bias. Primitives for a given M are made on first use and
-// cached in a GemmCache shared by all linears of a model, so calls never re-create them.
+// count M), and keeps a copy of the bias. On AVX-512 CPUs that layout is the one of
+// avx512::gemm_f32_panels, which then runs every call (faster: see its header). Elsewhere
+// oneDNN primitives for a given M are made on first use and cached in a GemmCache shared by
+// all linears of a model, so calls never re-create them.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +14,7 @@
 
 #include <dnnl.hpp>
 
+#include "tanzhen/kernels/cpu/gemm_f32_avx512.h"
 #include "tanzhen/kernels/primitive_cache.h"
 
 namespace tanzhen::kernels {
@@ -47,7 +50,8 @@ class PackedLinear {
   int in_features() const { return in_; }
   int out_features() const { return out_; }
 
-  // The primitive for `rows` rows (made once per row count, then cached).
+  // The primitive for `rows` rows (made once per row count, then cached); an empty one (null
+  // prim, no scratch) when the panel kernel runs every call.
   std::shared_ptr<const GemmPrimitive> primitive(int64_t rows) const;
 
   // dst[rows x out] = act(src[rows x in] · Wᵀ + b), with src/dst plain row-major memories
@@ -67,6 +71,8 @@ class PackedLinear {
   bool has_bias_ = false;
   dnnl::memory weights_;  // packed, owned by oneDNN
   dnnl::memory bias_;     // [1 x out], owned by oneDNN
+  avx512::PanelWeights panels_;  // weights_ seen by gemm_f32_panels, or data = null
+  std::shared_ptr<const GemmPrimitive> panel_gemm_;  // primitive(): empty, no scratch
 };
 
 // What every packed linear layer (F32, BF16, INT8) does once at load:

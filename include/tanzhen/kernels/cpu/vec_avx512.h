@@ -58,6 +58,39 @@ TANZHEN_AVX512 inline __m512 exp_nonpositive(__m512 x) {
   return _mm512_maskz_scalef_ps(all, p, k);
 }
 
+// erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7): with t = 1 / (1 + p|x|),
+// erf(|x|) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-x^2).
+namespace erf_poly {
+constexpr float kP = 0.3275911f, kA1 = 0.254829592f, kA2 = -0.284496736f, kA3 = 1.421413741f,
+                kA4 = -1.453152027f, kA5 = 1.061405429f;
+constexpr float kInvSqrt2 = 0.70710678118654752f;
+}  // namespace erf_poly
+
+// GELU in its exact (erf) form, 0.5 x (1 + erf(x / sqrt 2)), |error| < 3e-7 * max(1, |x|): the
+// epilogue of every GEMM followed by GELU (F32 panels, INT8 dequantization).
+TANZHEN_AVX512 inline __m512 gelu_erf(__m512 x) {
+  using namespace erf_poly;
+  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(kInvSqrt2));
+  const __m512 az = _mm512_abs_ps(z);
+  // t = 1 / d by rcp14 plus one Newton step (relative error ~1e-8; a division costs 4x more).
+  const __m512 d = _mm512_fmadd_ps(az, _mm512_set1_ps(kP), _mm512_set1_ps(1.f));
+  __m512 t = _mm512_rcp14_ps(d);
+  t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.f)));
+  __m512 poly = _mm512_set1_ps(kA5);
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA4));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA3));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA2));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kA1));
+  poly = _mm512_mul_ps(poly, t);
+  const __m512 e = exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
+  // erfc(|z|) = poly * e; 1 + erf(z) is 2 - erfc(|z|) for z >= 0 and erfc(|z|) for z < 0.
+  const __m512 erfc_abs = _mm512_mul_ps(poly, e);
+  const __mmask16 neg = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
+  const __m512 one_plus_erf =
+      _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(2.f), erfc_abs), erfc_abs);
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), one_plus_erf);
+}
+
 // e[i] = e^(x[i] - max(x)) for i < n (e may be x) and returns the sum of the e[i]: the first two
 // passes of a softmax row. Needs the -Wuninitialized pragmas of the including file (reduce_max).
 TANZHEN_AVX512 inline float exp_shifted_row(const float* x, int n, float* e) {
