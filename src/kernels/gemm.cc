@@ -18,26 +18,39 @@ namespace {
 // weight shape only (checked: identical for M = 1..2000), so any M will do.
 constexpr int64_t kLayoutProbeRows = 128;
 
-// The packed weights as avx512::PanelWeights when they are in its layout ("BA16a64b": blocks
-// of 16 K rows x 64 N columns, N blocks outermost) and the CPU has AVX-512; else data = null.
-// TANZHEN_F32_GEMM=onednn keeps every F32 layer on oneDNN's matmul (for comparisons).
+// The packed weights as avx512::PanelWeights when the panel kernel may run on them; else
+// data = null.
 avx512::PanelWeights panel_view(const memory& packed, int in, int out) {
-  static const bool enabled = [] {
-    const char* v = std::getenv("TANZHEN_F32_GEMM");
-    return cpu_has_avx512() && !(v && std::string(v) == "onednn");
-  }();
-  const dnnl_memory_desc_t& d = packed.get_desc().data;
-  const auto& b = d.format_desc.blocking;
-  const int64_t padded_in = d.padded_dims[0];
-  const bool panels = enabled && d.format_kind == dnnl_blocked && d.ndims == 2 &&
-                      b.inner_nblks == 2 && b.inner_blks[0] == 16 && b.inner_idxs[0] == 0 &&
-                      b.inner_blks[1] == avx512::kPanelCols && b.inner_idxs[1] == 1 &&
-                      b.strides[0] == 16 * avx512::kPanelCols &&
-                      b.strides[1] == padded_in * avx512::kPanelCols && in > 0;
-  if (!panels) return {};
-  return {static_cast<const float*>(packed.get_data_handle()), in, out, padded_in};
+  if (!panel_gemms_enabled() || !cpu_has_avx512() || in <= 0 ||
+      !is_panel_layout(packed.get_desc(), false)) {
+    return {};
+  }
+  return {static_cast<const float*>(packed.get_data_handle()), in, out,
+          packed.get_desc().data.padded_dims[0]};
 }
 }  // namespace
+
+bool panel_gemms_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("TANZHEN_GEMM");
+    return !(v && std::string(v) == "onednn");
+  }();
+  return enabled;
+}
+
+bool is_panel_layout(const memory::desc& packed, bool groups_of_4) {
+  const dnnl_memory_desc_t& d = packed.data;
+  const auto& b = d.format_desc.blocking;
+  const int64_t padded_in = d.padded_dims[0];
+  const int64_t k_block = groups_of_4 ? 64 : 16;  // k rows per oneDNN block
+  const bool blocks = groups_of_4 ? b.inner_nblks == 3 && b.inner_blks[2] == 4 && b.inner_idxs[2] == 0
+                                  : b.inner_nblks == 2;
+  return d.format_kind == dnnl_blocked && d.ndims == 2 && d.extra.flags == 0 && blocks &&
+         b.inner_blks[0] == 16 && b.inner_idxs[0] == 0 &&
+         b.inner_blks[1] == avx512::kPanelCols && b.inner_idxs[1] == 1 &&
+         b.strides[0] == k_block * avx512::kPanelCols &&
+         b.strides[1] == padded_in * avx512::kPanelCols;
+}
 
 dnnl::primitive_attr base_attr() {
   dnnl::primitive_attr attr;

@@ -1,7 +1,9 @@
 // INT8 linear layer: s8 weights with per-output-channel scales, u8 activations quantized per
 // call (per row, with a zero point), F32 output.
 //
-// oneDNN runs the bare u8 x s8 -> s32 matmul, with no attributes at all, and
+// On CPUs with AVX512-VNNI, avx512::gemm_u8s8_panels runs the GEMM and the epilogue in one pass
+// over oneDNN's packed weights (kernels/cpu/gemm_u8s8_avx512.h). Elsewhere (or with
+// TANZHEN_GEMM=onednn) oneDNN runs the bare u8 x s8 -> s32 matmul, with no attributes at all, and
 // dequantize_s32 (linear_quant.h) then does everything else in one pass over the output:
 // zero-point correction, scale_x[r] * scale_w[n], bias, GELU. Two INT8 layers in a row
 // (run_int8_chain) skip the F32 tensor between them: the first one's epilogue quantizes its
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "tanzhen/error.h"
+#include "tanzhen/kernels/cpu/gemm_u8s8_avx512.h"
 #include "tanzhen/kernels/linear.h"
 #include "tanzhen/kernels/linear_quant.h"
 
@@ -41,7 +44,15 @@ class Int8Linear final : public Linear::Impl {
     const memory::desc any({in, out}, dt::s8, tag::any);
     weights_ = pack_torch_weights(engine_, weight, out, in, dt::s8,
                                   make_desc(kLayoutProbeRows, any).weights_desc());
+    if (panel_gemms_enabled() && avx512::gemm_u8s8_panels_supported() && in % 4 == 0 &&
+        is_panel_layout(weights_.get_desc(), true)) {
+      panels_ = {static_cast<const int8_t*>(weights_.get_data_handle()), in, out,
+                 weights_.get_desc().data.padded_dims[0]};
+    }
   }
+
+  // Whether the panel kernel runs this layer's GEMMs (then with no oneDNN primitive).
+  bool uses_panels() const { return panels_.data != nullptr; }
 
   LinearPrecision precision() const override { return LinearPrecision::kInt8; }
   int in_features() const override { return in_; }
@@ -51,6 +62,7 @@ class Int8Linear final : public Linear::Impl {
     const GemmKey key{rows, in_, out_,
                       linear_cache_tag(LinearPrecision::kInt8, act_, !bias_.empty())};
     return cache_->get(key, [&] {
+      if (uses_panels()) return GemmPrimitive{dnnl::matmul(), own_bytes(rows)};
       auto pd = make_desc(rows, weights_.get_desc());
       return GemmPrimitive{dnnl::matmul(pd), own_bytes(rows) + pd.scratchpad_desc().get_size()};
     });
@@ -60,6 +72,11 @@ class Int8Linear final : public Linear::Impl {
            const memory& dst, const memory& scratch) const override {
     const int64_t rows = src.get_desc().dims()[0];
     const Input in = quantize_input(src, scratch);
+    if (uses_panels()) {
+      avx512::gemm_u8s8_panels(in.q, rows, panels_, epilogue(in),
+                               static_cast<float*>(dst.get_data_handle()));
+      return;
+    }
     // The s32 accumulators go straight into dst (4-byte elements, same layout), and are
     // turned into F32 outputs in place.
     int32_t* acc = multiply(gemm, stream, in, rows, dst.get_data_handle(), scratch);
@@ -143,6 +160,7 @@ class Int8Linear final : public Linear::Impl {
   std::vector<int32_t> colsum_;  // Σ_k q_w[n, k], for the zero-point correction
   std::vector<float> bias_;      // [out], empty without bias
   memory weights_;               // packed s8, owned by oneDNN
+  avx512::PanelWeightsS8 panels_;  // weights_ for gemm_u8s8_panels, or data = null
 };
 
 }  // namespace
@@ -153,7 +171,8 @@ bool run_int8_chain(const Linear::Impl& first, const GemmPrimitive& g1,
                     const dnnl::memory& dst, const dnnl::memory& scratch, void* link) {
   const auto* a = dynamic_cast<const Int8Linear*>(&first);
   const auto* b = dynamic_cast<const Int8Linear*>(&second);
-  if (!a || !b) return false;
+  // The panel kernel's epilogue already writes F32 rows from registers: two plain runs.
+  if (!a || !b || a->uses_panels() || b->uses_panels()) return false;
   const int64_t rows = src.get_desc().dims()[0];
   // first: quantize src into its scratch slot, GEMM into mid (as s32), then its epilogue
   // quantizes every output row into `link`, the second layer's input; second: GEMM + epilogue.
@@ -171,7 +190,8 @@ bool run_int8_chain(const Linear::Impl& first, const GemmPrimitive& g1,
 size_t int8_chain_link_bytes(const Linear::Impl& first, const Linear::Impl& second,
                              int64_t rows) {
   const auto* a = dynamic_cast<const Int8Linear*>(&first);
-  if (!a || !dynamic_cast<const Int8Linear*>(&second)) return 0;
+  const auto* b = dynamic_cast<const Int8Linear*>(&second);
+  if (!a || !b || a->uses_panels() || b->uses_panels()) return 0;
   return Int8Linear::Input::bytes(rows, a->out_features());
 }
 

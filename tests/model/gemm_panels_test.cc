@@ -1,4 +1,5 @@
-// The F32 panel GEMM (kernels/cpu/gemm_f32_avx512.h) against an exact (double) reference, on
+// The F32 panel GEMM (kernels/cpu/gemm_f32_avx512.h) against an exact (double) reference, and
+// the INT8 one (gemm_u8s8_avx512.h) against exact integer sums through dequantize_s32, on
 // weights packed by hand in its documented layout, with every kind of tail: rows that are not
 // a whole register tile, K that is not a multiple of 16 or spans several K blocks, output
 // columns that end inside a panel. And PackedLinear (the panel kernel on AVX-512 CPUs) giving
@@ -10,7 +11,9 @@
 #include <gtest/gtest.h>
 
 #include "tanzhen/kernels/cpu/gemm_f32_avx512.h"
+#include "tanzhen/kernels/cpu/gemm_u8s8_avx512.h"
 #include "tanzhen/kernels/gemm.h"
+#include "tanzhen/kernels/linear_quant.h"
 #include "tanzhen/kernels/ops.h"
 
 namespace tanzhen::kernels {
@@ -81,6 +84,79 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{1, 16, 64, false, false}, Case{5, 40, 7, true, false},
                       Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
                       Case{32, 768, 2304, true, false}, Case{13, 1600, 130, true, true},
+                      Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true}));
+
+class PanelGemmU8S8Test : public ::testing::TestWithParam<Case> {};
+
+// Integer products are exact, and the fused epilogue repeats dequantize_s32's arithmetic, so
+// the outputs must equal dequantize_s32 applied to exact s32 sums (up to the last bit, allowed
+// for a compiler contracting differently).
+TEST_P(PanelGemmU8S8Test, MatchesExactSumsThroughTheEpilogue) {
+  if (!avx512::gemm_u8s8_panels_supported()) GTEST_SKIP() << "CPU without AVX512-VNNI";
+  const Case c = GetParam();
+  ASSERT_EQ(c.in % 4, 0);
+  std::mt19937 rng(c.rows * 31 + c.in * 3 + c.out);
+  std::uniform_int_distribution<int> u8(0, 255), s8(-127, 127);
+  std::normal_distribution<float> n(0.f, 1.f);
+  std::vector<uint8_t> q(static_cast<size_t>(c.rows) * c.in);
+  std::vector<int8_t> w(static_cast<size_t>(c.in) * c.out);  // w[k * out + o]
+  for (auto& v : q) v = static_cast<uint8_t>(u8(rng));
+  for (auto& v : w) v = static_cast<int8_t>(s8(rng));
+  std::vector<float> x_scale(c.rows), w_scale(c.out), bias(c.out);
+  std::vector<int32_t> zero_point(c.rows), colsum(c.out, 0);
+  for (int r = 0; r < c.rows; ++r) {
+    x_scale[r] = 0.01f + 0.001f * std::fabs(n(rng));
+    zero_point[r] = u8(rng);
+  }
+  for (int o = 0; o < c.out; ++o) {
+    w_scale[o] = 0.002f + 0.0005f * std::fabs(n(rng));
+    bias[o] = 0.1f * n(rng);
+    for (int k = 0; k < c.in; ++k) colsum[o] += w[k * c.out + o];
+  }
+  Int8Epilogue e;
+  e.colsum = colsum.data();
+  e.w_scale = w_scale.data();
+  e.x_scale = x_scale.data();
+  e.x_zero_point = zero_point.data();
+  e.bias = c.bias ? bias.data() : nullptr;
+  e.gelu = c.gelu;
+
+  // Panels of 64 columns; k in groups of 4 (64 columns x 4 k each); rows padded to 64.
+  const int64_t padded_in = (c.in + 63) / 64 * 64;
+  const int panels = (c.out + kPanelCols - 1) / kPanelCols;
+  std::vector<int8_t> storage(panels * padded_in * kPanelCols + 64, 99);
+  int8_t* packed = reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(storage.data()) + 63) & ~uintptr_t{63});
+  for (int k = 0; k < c.in; ++k) {
+    for (int o = 0; o < c.out; ++o) {
+      packed[(o / kPanelCols * padded_in + k / 4 * 4) * kPanelCols + o % kPanelCols * 4 + k % 4] =
+          w[k * c.out + o];
+    }
+  }
+  constexpr float kGuard = 12345.f;
+  std::vector<float> y(static_cast<size_t>(c.rows) * c.out + 1, kGuard);
+  avx512::gemm_u8s8_panels(q.data(), c.rows, {packed, c.in, c.out, padded_in}, e, y.data());
+  EXPECT_EQ(y.back(), kGuard) << "wrote past the output";
+
+  std::vector<int32_t> acc(static_cast<size_t>(c.rows) * c.out);
+  for (int r = 0; r < c.rows; ++r) {
+    for (int o = 0; o < c.out; ++o) {
+      int64_t sum = 0;
+      for (int k = 0; k < c.in; ++k) sum += int64_t{q[r * c.in + k]} * w[k * c.out + o];
+      acc[r * c.out + o] = static_cast<int32_t>(sum);
+    }
+  }
+  std::vector<float> ref(acc.size());
+  dequantize_s32(acc.data(), c.rows, c.out, e, ref.data());
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ASSERT_NEAR(y[i], ref[i], 1e-6f * std::max(1.f, std::fabs(ref[i]))) << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, PanelGemmU8S8Test,
+    ::testing::Values(Case{1, 4, 64, false, false}, Case{5, 40, 7, true, false},
+                      Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
+                      Case{32, 768, 2304, true, false}, Case{13, 3200, 130, true, true},
                       Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true}));
 
 // PackedLinear against oneDNN's own matmul (plain weights, exact-GELU post-op) on the same

@@ -85,6 +85,14 @@ dnnl::memory pack_torch_weights(const dnnl::engine& engine, const void* weight, 
 // a [1 x out] F32 memory holding a copy of `bias`.
 dnnl::memory bias_memory(const dnnl::engine& engine, const float* bias, int out);
 
+// Whether `packed` (a weights layout oneDNN chose) is the one of the panel GEMMs in
+// kernels/cpu/: 64-column panels outermost, then blocks of 16 k rows ("BA16a64b", F32), or of
+// 16 groups of 4 k rows with `groups_of_4` ("BA16a64b4a", s8 for VNNI).
+bool is_panel_layout(const dnnl::memory::desc& packed, bool groups_of_4);
+// False when TANZHEN_GEMM=onednn: every F32 and INT8 layer then runs oneDNN's matmul (the path
+// before the panel kernels, kept for comparisons and CPUs without AVX-512).
+bool panel_gemms_enabled();
+
 // A plain row-major [rows x cols] f32 memory over `data` (not owned).
 dnnl::memory plain_memory(const dnnl::engine& engine, int64_t rows, int64_t cols, float* data);
 
