@@ -17,12 +17,7 @@ using panel::kVecs;
 using panel::Prefetch;
 
 // Where one tile's results go, and on the last K block the bias and GELU.
-struct TileOut {
-  float* y;
-  int64_t ldy;
-  __mmask16 mask[kVecs];
-  bool first_block;
-  bool last_block;
+struct TileOut : panel::TileDest {
   const float* bias;  // this panel's 64 entries, or null
   bool gelu;
 };
@@ -91,11 +86,7 @@ struct F32Kernel {
                                   bool first_block, bool last_block, Prefetch& pf) {
     const int col0 = panel * kPanelCols;
     TileOut o{};
-    o.y = a.y + r0 * a.out + col0;
-    o.ldy = a.out;
-    panel::column_masks(a.out - col0, o.mask);
-    o.first_block = first_block;
-    o.last_block = last_block;
+    panel::set_dest(o, a.y, a.out, r0, col0, first_block, last_block);
     o.bias = a.bias ? a.bias + col0 : nullptr;
     o.gelu = a.gelu;
     const float* w = reinterpret_cast<const float*>(weights(a, panel)) +

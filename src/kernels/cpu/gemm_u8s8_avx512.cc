@@ -25,12 +25,8 @@ using panel::kTileRows;
 using panel::kVecs;
 using panel::Prefetch;
 
-struct TileOut {
-  float* y;  // holds the s32 partial sums between K blocks (same size, same layout)
-  int64_t ldy;
-  __mmask16 mask[kVecs];
-  bool first_block;
-  bool last_block;
+// y holds the s32 partial sums between K blocks (same size, same layout).
+struct TileOut : panel::TileDest {
   const Int8Epilogue* e;
   int64_t r0;  // the tile's first row (its x scale and zero point)
   int col0;    // the panel's first column (weight scales, column sums, bias)
@@ -137,11 +133,7 @@ struct U8S8Kernel {
                                        int kc, bool first_block, bool last_block, Prefetch& pf) {
     TileOut o{};
     o.col0 = panel * kPanelCols;
-    o.y = a.y + r0 * a.out + o.col0;
-    o.ldy = a.out;
-    panel::column_masks(a.out - o.col0, o.mask);
-    o.first_block = first_block;
-    o.last_block = last_block;
+    panel::set_dest(o, a.y, a.out, r0, o.col0, first_block, last_block);
     o.e = a.e;
     o.r0 = r0;
     const auto* w = reinterpret_cast<const int8_t*>(weights(a, panel)) +

@@ -48,6 +48,26 @@ TANZHEN_AVX512 inline void column_masks(int valid, __mmask16* mask) {
   }
 }
 
+// Where a register tile's results go: rows of `ldy` floats from y (the tile's first row, the
+// panel's first column), the panel's valid columns, and whether this K block starts or ends
+// the sums.
+struct TileDest {
+  float* y;
+  int64_t ldy;
+  __mmask16 mask[kVecs];
+  bool first_block;
+  bool last_block;
+};
+
+TANZHEN_AVX512 inline void set_dest(TileDest& d, float* y, int out, int64_t r0, int col0,
+                                    bool first_block, bool last_block) {
+  d.y = y + r0 * out + col0;
+  d.ldy = out;
+  column_masks(out - col0, d.mask);
+  d.first_block = first_block;
+  d.last_block = last_block;
+}
+
 // The work of one call: items are (panel, part of the row tiles), in panel-major order.
 struct Plan {
   int64_t rows, tiles;
