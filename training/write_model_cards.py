@@ -257,8 +257,10 @@ Dev F1:
     previous = ""
     if a.ner_earlier and os.path.exists(os.path.join(a.ner_earlier, "dev_scores.jsonl")):
         e_scores = dev_scores(a.ner_earlier)
-        previous = (f"\nThe previous default model (`{a.ner_earlier}`, fine-tuned from the first, shorter "
-                   f"masked-LM stage only) ended at dev F1 {e_scores[-1]['dev']['overall']['f1']} after "
+        e_args = torch.load(os.path.join(a.ner_earlier, "checkpoint.pt"), map_location="cpu")["args"]
+        e_from = os.path.dirname(e_args.get("init_from") or e_args["pretrained"])
+        previous = (f"\nThe previous default model (`{a.ner_earlier}`, fine-tuned from `{e_from}`, a "
+                   f"shorter encoder lineage) ended at dev F1 {e_scores[-1]['dev']['overall']['f1']} after "
                    f"{e_scores[-1]['epoch']} epochs of its last stage: "
                    + ", ".join(f"epoch {x['epoch']}: {x['dev']['overall']['f1']}" for x in e_scores) + ".\n")
     final = scores[-1]["dev"]
