@@ -109,7 +109,6 @@ PackedLinear::PackedLinear(const dnnl::engine& engine, GemmCache* cache, const f
                                 make_desc(kLayoutProbeRows, any).weights_desc());
   if (has_bias_) bias_ = bias_memory(engine_, bias, out);
   panels_ = panel_view(weights_, in, out);
-  if (panels_.data) panel_gemm_ = std::make_shared<const GemmPrimitive>();
 }
 
 dnnl::primitive_attr PackedLinear::attr() const { return activation_attr(act_); }
@@ -127,7 +126,10 @@ dnnl::matmul::primitive_desc PackedLinear::make_desc(int64_t rows,
 }
 
 std::shared_ptr<const GemmPrimitive> PackedLinear::primitive(int64_t rows) const {
-  if (panel_gemm_) return panel_gemm_;  // no oneDNN primitive, no scratch
+  if (panels_.data) {  // the panel kernel: no oneDNN primitive, no scratch
+    static const auto kNone = std::make_shared<const GemmPrimitive>();
+    return kNone;
+  }
   const GemmKey key{rows, in_, out_, static_cast<int>(act_) * 2 + (has_bias_ ? 1 : 0)};
   return cache_->get(key, [&] {
     auto pd = make_desc(rows, weights_.get_desc());
@@ -137,7 +139,7 @@ std::shared_ptr<const GemmPrimitive> PackedLinear::primitive(int64_t rows) const
 
 void PackedLinear::run(const GemmPrimitive& gemm, const dnnl::stream& stream, const memory& src,
                        const memory& dst, const memory& scratch) const {
-  if (!gemm.prim) {  // panel_gemm_
+  if (!gemm.prim) {  // primitive() said: the panel kernel
     avx512::gemm_f32_panels(static_cast<const float*>(src.get_data_handle()),
                             src.get_desc().dims()[0], panels_,
                             has_bias_ ? static_cast<const float*>(bias_.get_data_handle()) : nullptr,

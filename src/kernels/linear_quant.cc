@@ -2,6 +2,7 @@
 // The per-call activation kernels run on every GEMM input (up to tokens x 3072 floats), so
 // they are AVX-512 where the build allows it; the portable loops compute the same values.
 #include "tanzhen/kernels/linear_quant.h"
+#include "tanzhen/kernels/cpu/int8_epilogue_avx512.h"
 #include "tanzhen/kernels/cpu/vec_avx512.h"
 
 #include <algorithm>
@@ -161,14 +162,8 @@ void epilogue_row(const int32_t* a, int cols, const Int8Epilogue& e, int64_t r, 
   for (; n < cols; n += 16) {
     // Masked tail: the same code for the last partial vector.
     const __mmask16 m = cols - n >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cols - n)) - 1u);
-    const __m512i v = _mm512_sub_epi32(
-        _mm512_maskz_loadu_epi32(m, a + n),
-        _mm512_mullo_epi32(vzp, _mm512_maskz_loadu_epi32(m, e.colsum + n)));
-    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v),
-                             _mm512_mul_ps(vsx, _mm512_maskz_loadu_ps(m, e.w_scale + n)));
-    if (e.bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, e.bias + n));
-    if (e.gelu) y = avx512::gelu_erf(y);
-    _mm512_mask_storeu_ps(o + n, m, y);
+    _mm512_mask_storeu_ps(
+        o + n, m, avx512::int8_epilogue(_mm512_maskz_loadu_epi32(m, a + n), vzp, vsx, e, n, m));
   }
 #endif
   for (; n < cols; ++n) {

@@ -72,7 +72,6 @@ class PackedLinear {
   dnnl::memory weights_;  // packed, owned by oneDNN
   dnnl::memory bias_;     // [1 x out], owned by oneDNN
   avx512::PanelWeights panels_;  // weights_ seen by gemm_f32_panels, or data = null
-  std::shared_ptr<const GemmPrimitive> panel_gemm_;  // primitive(): empty, no scratch
 };
 
 // What every packed linear layer (F32, BF16, INT8) does once at load:

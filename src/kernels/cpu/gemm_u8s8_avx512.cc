@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "panel_gemm.h"
+#include "tanzhen/kernels/cpu/int8_epilogue_avx512.h"
 #include "tanzhen/kernels/ops.h"
 
 #define TANZHEN_AVX512_VNNI \
@@ -47,14 +48,8 @@ TANZHEN_AVX512_VNNI inline void store_row(const TileOut& o, int i, __m512i c0, _
   const __m512i zp = _mm512_set1_epi32(e.x_zero_point[o.r0 + i]);
   const __m512 sx = _mm512_set1_ps(e.x_scale[o.r0 + i]);
   for (int j = 0; j < kVecs; ++j) {
-    const int n = o.col0 + j * kLanes;
-    const __mmask16 m = o.mask[j];
-    // As dequantize_s32: (acc - zp * colsum) * (scale_x * scale_w) + bias, then GELU.
-    const __m512i v = _mm512_sub_epi32(acc[j], _mm512_mullo_epi32(zp, _mm512_maskz_loadu_epi32(m, e.colsum + n)));
-    __m512 r = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(sx, _mm512_maskz_loadu_ps(m, e.w_scale + n)));
-    if (e.bias) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, e.bias + n));
-    if (e.gelu) r = gelu_erf(r);
-    _mm512_mask_storeu_ps(y + j * kLanes, m, r);
+    _mm512_mask_storeu_ps(y + j * kLanes, o.mask[j],
+                          int8_epilogue(acc[j], zp, sx, e, o.col0 + j * kLanes, o.mask[j]));
   }
 }
 
