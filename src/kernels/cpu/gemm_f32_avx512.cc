@@ -71,27 +71,23 @@ struct F32Kernel {
 
   struct Args {
     int in, out;
+    int64_t padded_in;
+    const char* weights;
     const float* x;
-    const PanelWeights* w;
     const float* bias;
     bool gelu;
     float* y;
   };
 
-  static const char* weights(const Args& a, int panel) {
-    return reinterpret_cast<const char*>(a.w->data + panel * a.w->padded_in * kPanelCols);
-  }
-
   TANZHEN_AVX512 static void tile(const Args& a, int64_t r0, int mr, int panel, int k0, int kc,
-                                  bool first_block, bool last_block, Prefetch& pf) {
+                                  const char* block, bool first_block, bool last_block,
+                                  Prefetch& pf) {
     const int col0 = panel * kPanelCols;
     TileOut o{};
     panel::set_dest(o, a.y, a.out, r0, col0, first_block, last_block);
     o.bias = a.bias ? a.bias + col0 : nullptr;
     o.gelu = a.gelu;
-    const float* w = reinterpret_cast<const float*>(weights(a, panel)) +
-                     static_cast<int64_t>(k0) * kPanelCols;
-    kTiles[mr](a.x + r0 * a.in + k0, a.in, w, kc, o, pf);
+    kTiles[mr](a.x + r0 * a.in + k0, a.in, reinterpret_cast<const float*>(block), kc, o, pf);
   }
 };
 
@@ -99,7 +95,8 @@ struct F32Kernel {
 
 void gemm_f32_panels(const float* x, int64_t rows, const PanelWeights& w, const float* bias,
                      bool gelu, float* y) {
-  panel::run<F32Kernel>({w.in, w.out, x, &w, bias, gelu, y}, rows);
+  panel::run<F32Kernel>(
+      {w.in, w.out, w.padded_in, reinterpret_cast<const char*>(w.data), x, bias, gelu, y}, rows);
 }
 
 }  // namespace tanzhen::kernels::avx512

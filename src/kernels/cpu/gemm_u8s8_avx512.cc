@@ -114,26 +114,22 @@ struct U8S8Kernel {
 
   struct Args {
     int in, out;
+    int64_t padded_in;
+    const char* weights;
     const uint8_t* q;
-    const PanelWeightsS8* w;
     const Int8Epilogue* e;
     float* y;
   };
 
-  static const char* weights(const Args& a, int panel) {
-    return reinterpret_cast<const char*>(a.w->data + panel * a.w->padded_in * kPanelCols);
-  }
-
   TANZHEN_AVX512_VNNI static void tile(const Args& a, int64_t r0, int mr, int panel, int k0,
-                                       int kc, bool first_block, bool last_block, Prefetch& pf) {
+                                       int kc, const char* block, bool first_block,
+                                       bool last_block, Prefetch& pf) {
     TileOut o{};
     o.col0 = panel * kPanelCols;
     panel::set_dest(o, a.y, a.out, r0, o.col0, first_block, last_block);
     o.e = a.e;
     o.r0 = r0;
-    const auto* w = reinterpret_cast<const int8_t*>(weights(a, panel)) +
-                    static_cast<int64_t>(k0) * kPanelCols;
-    kTiles[mr](a.q + r0 * a.in + k0, a.in, w, kc, o, pf);
+    kTiles[mr](a.q + r0 * a.in + k0, a.in, reinterpret_cast<const int8_t*>(block), kc, o, pf);
   }
 };
 
@@ -141,7 +137,8 @@ struct U8S8Kernel {
 
 void gemm_u8s8_panels(const uint8_t* q, int64_t rows, const PanelWeightsS8& w,
                       const Int8Epilogue& e, float* y) {
-  panel::run<U8S8Kernel>({w.in, w.out, q, &w, &e, y}, rows);
+  panel::run<U8S8Kernel>(
+      {w.in, w.out, w.padded_in, reinterpret_cast<const char*>(w.data), q, &e, y}, rows);
 }
 
 bool gemm_u8s8_panels_supported() {

@@ -8,8 +8,10 @@
 // weights arrive from memory during compute instead of after it.
 //
 // A Kernel supplies: kBlockBytes (weight bytes per block), kRowBytes (weight bytes per k of a
-// panel), kStepK (k per step of its tile loop), a `Args` struct with in/out, weights(panel)
-// (the panel's first byte) and tile(args, r0, mr, panel, k0, kc, first_block, last_block, pf).
+// panel), kStepK (k per step of its tile loop), an `Args` struct with in, out, padded_in and
+// weights (the first byte of panel 0; panel p starts padded_in * kRowBytes bytes later), and
+// tile(args, r0, mr, panel, k0, kc, block, first_block, last_block, pf), `block` pointing at
+// the weights of k0 in that panel.
 #pragma once
 #include <omp.h>
 
@@ -103,21 +105,22 @@ TANZHEN_AVX512 void run_items(const typename Kernel::Args& a, const Plan& plan, 
                               int64_t item_end) {
   const auto block_k = [&](int b) { return std::min(plan.block_k, a.in - b * plan.block_k); };
   const auto block_bytes = [&](int64_t item, int b) {
-    return Kernel::weights(a, plan.panel(item)) +
-           static_cast<int64_t>(b) * plan.block_k * Kernel::kRowBytes;
+    return a.weights + (plan.panel(item) * a.padded_in + static_cast<int64_t>(b) * plan.block_k) *
+                           Kernel::kRowBytes;
   };
   for (int64_t item = item_begin; item < item_end; ++item) {
     const int panel = plan.panel(item);
     const int64_t t0 = plan.first_tile(item), t1 = plan.end_tile(item);
     for (int b = 0; b < plan.blocks; ++b) {
       const int kc = block_k(b);
+      const char* block = block_bytes(item, b);
       // The next block this thread reads (another panel's first, or this one's next), unless
       // the next item reuses these weights.
       Prefetch pf;
       const bool more_k = b + 1 < plan.blocks;
       if (more_k || (item + 1 < item_end && plan.panel(item + 1) != panel)) {
         const int nb = more_k ? b + 1 : 0;
-        pf.next = reinterpret_cast<const char*>(block_bytes(more_k ? item : item + 1, nb));
+        pf.next = block_bytes(more_k ? item : item + 1, nb);
         pf.end = pf.next + static_cast<int64_t>(block_k(nb)) * Kernel::kRowBytes;
         // The next block's lines spread over this block's k steps (all its tiles).
         const int64_t steps = (t1 - t0) * ((kc + Kernel::kStepK - 1) / Kernel::kStepK);
@@ -127,7 +130,7 @@ TANZHEN_AVX512 void run_items(const typename Kernel::Args& a, const Plan& plan, 
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t r0 = t * kTileRows;
         const int mr = static_cast<int>(std::min<int64_t>(kTileRows, plan.rows - r0));
-        Kernel::tile(a, r0, mr, panel, b * plan.block_k, kc, b == 0, !more_k, pf);
+        Kernel::tile(a, r0, mr, panel, b * plan.block_k, kc, block, b == 0, !more_k, pf);
       }
     }
   }
