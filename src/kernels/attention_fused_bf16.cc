@@ -29,6 +29,7 @@ namespace {
 using namespace avx512;
 
 constexpr int kRows = 6;                 // queries per block
+constexpr int kBlockKeys = 32;           // keys per block of the probabilities' layout (pb)
 
 TANZHEN_AVX512_BF16 inline __m512 dot2(__m512 acc, __m512i a, __m512i b) {
   return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
@@ -93,8 +94,28 @@ TANZHEN_AVX512_BF16 inline void score_keys(const uint16_t* qb, const uint32_t* k
     for (int b = 0; b < B; ++b) _mm512_storeu_ps(s + r * lp + j0 + 16 * b, acc[r][b]);
 }
 
+// Adds one block of probability pairs times V to the block's context: N pairs (or n when
+// N == 0, for the last, partial block). pblk is a pb block (row r's pair jj at
+// pblk + r * kBlockKeys + 2 jj), so every broadcast is one base pointer plus a constant and the
+// 24 accumulators, C V vectors and the broadcast stay in registers.
+template <int C, int N>
+TANZHEN_AVX512_BF16 inline void add_context(const uint16_t* pblk, const uint16_t* vblk, int n,
+                                            __m512 (&o)[kRows][C]) {
+  constexpr int dh = 16 * C;
+  const int count = N > 0 ? N : n;
+#pragma GCC unroll 16
+  for (int jj = 0; jj < count; ++jj) {
+    __m512i vv[C];
+    for (int c = 0; c < C; ++c) vv[c] = _mm512_loadu_si512(vblk + (jj * dh + 16 * c) * 2);
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i p = _mm512_set1_epi32(pair_at(pblk + r * kBlockKeys, jj));
+      for (int c = 0; c < C; ++c) o[r][c] = dot2(o[r][c], p, vv[c]);
+    }
+  }
+}
+
 // One head of one sequence. Work space: kp (dh x lp bf16), vp (lp x dh bf16), s (kRows x lp
-// F32), pb (kRows x lp bf16).
+// F32), pb (kRows x lp rounded up to kBlockKeys, bf16).
 template <int C>
 TANZHEN_AVX512_BF16 void head_attention(const float* q, const float* k, const float* v, int64_t stride,
                                         int len, float* ctx, int64_t ctx_stride, uint16_t* work) {
@@ -118,34 +139,37 @@ TANZHEN_AVX512_BF16 void head_attention(const float* q, const float* k, const fl
                            to_bf16_rne(_mm512_mul_ps(_mm512_loadu_ps(qr + 16 * c), scale)));
     }
     int j0 = 0;
-    for (; j0 + 32 <= lp; j0 += 32) score_keys<C, 2>(qb, kp32, lp, j0, s);
-    if (j0 < lp) score_keys<C, 1>(qb, kp32, lp, j0, s);
+    for (; j0 + 64 <= lp; j0 += 64) score_keys<C, 4>(qb, kp32, lp, j0, s);
+    switch ((lp - j0) / 16) {
+      case 3: score_keys<C, 3>(qb, kp32, lp, j0, s); break;
+      case 2: score_keys<C, 2>(qb, kp32, lp, j0, s); break;
+      case 1: score_keys<C, 1>(qb, kp32, lp, j0, s); break;
+      default: break;
+    }
 
     float inv[kRows];
     for (int r = 0; r < kRows; ++r) {
       float* sr = s + r * lp;
       inv[r] = 1.f / exp_shifted_row(sr, len, sr);
-      uint16_t* pr = pb + r * lp;
-      int j = 0;
-      for (; j + 16 <= len; j += 16)
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(pr + j), to_bf16_rne(_mm512_loadu_ps(sr + j)));
-      if (j < lp) {  // tail, zero up to lp: an odd last key's partner must weigh nothing
-        const __m512 e = _mm512_maskz_loadu_ps(tail_mask(len - j), sr + j);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(pr + j), to_bf16_rne(e));
+      // Keys [32 b, 32 b + 32) of row r go to pb + (b * kRows + r) * 32; past len: zeros (an
+      // odd last key's partner must weigh nothing).
+      for (int j = 0; j < lp; j += 16) {
+        const __m512 e = j + 16 <= len ? _mm512_loadu_ps(sr + j)
+                                       : _mm512_maskz_loadu_ps(tail_mask(std::max(len - j, 0)), sr + j);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(pb + ((j / kBlockKeys) * kRows + r) * kBlockKeys + j % kBlockKeys),
+                           to_bf16_rne(e));
       }
     }
 
     __m512 o[kRows][C];
     for (int r = 0; r < kRows; ++r)
       for (int c = 0; c < C; ++c) o[r][c] = _mm512_setzero_ps();
-    for (int jp = 0; jp < (len + 1) / 2; ++jp) {
-      __m512i vv[C];
-      for (int c = 0; c < C; ++c) vv[c] = _mm512_loadu_si512(vp + (static_cast<size_t>(jp) * dh + 16 * c) * 2);
-      for (int r = 0; r < kRows; ++r) {
-        const __m512i p = _mm512_set1_epi32(pair_at(pb + r * lp, jp));
-        for (int c = 0; c < C; ++c) o[r][c] = dot2(o[r][c], p, vv[c]);
-      }
-    }
+    const int pairs = (len + 1) / 2;
+    int jp = 0;
+    for (; jp + kBlockKeys / 2 <= pairs; jp += kBlockKeys / 2)
+      add_context<C, kBlockKeys / 2>(pb + jp * 2 * kRows, vp + static_cast<size_t>(jp) * dh * 2, 0, o);
+    if (jp < pairs)
+      add_context<C, 0>(pb + jp * 2 * kRows, vp + static_cast<size_t>(jp) * dh * 2, pairs - jp, o);
     detail::store_context(o, inv, std::min(kRows, len - i), ctx + i * ctx_stride, ctx_stride);
   }
 }
@@ -181,7 +205,7 @@ void fused_attention_bf16(const std::vector<AttentionRows>& seqs, int heads, int
   const int H = heads * head_dim;
   const size_t lp = detail::padded_max_len(seqs);
   // kp + vp (bf16), s (F32), pb (bf16), in uint16 units.
-  const size_t work = 2 * head_dim * lp + 2 * kRows * lp + kRows * lp;
+  const size_t work = 2 * head_dim * lp + 2 * kRows * lp + kRows * (lp + kBlockKeys);
   detail::for_each_head<uint16_t>(seqs, heads, head_dim, work,
                                   [&](const AttentionRows& seq, int h, uint16_t* buf) {
                                     const float* q = seq.qkv + h * head_dim;
