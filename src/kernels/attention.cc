@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "tanzhen/kernels/gemm.h"
 #include "tanzhen/kernels/ops.h"
@@ -18,15 +19,14 @@ constexpr size_t kCacheCapacity = 1024;
 // Heads are processed in groups whose scores (and bf16 probabilities) fit in this many bytes,
 // so that the softmax and the second matmul read them from cache, not memory (see header).
 constexpr size_t kGroupBytes = size_t{1} << 23;
-// Sequences up to this many tokens run the fused kernel (attention_fused.h). Measured on
-// BERT-base, 2 threads (ms per call, oneDNN path -> fused): FP32 1x32 22.9 -> 21.2, INT8 1x32
-// 8.8 -> 7.6, INT8 8x32 45.4 -> 42.6. One layer's attention alone, against the strided oneDNN
-// path below: 0.029 vs 0.038 ms at L = 32, a tie at 48 and 64, 0.17 vs 0.12 ms at 96 and 0.29
-// vs 0.19 ms at 128 (its F32 multiply-adds lose to oneDNN's gemm there); a batch's short
-// sequences also share one parallel region in the fused kernel.
-// Longer sequences of the bf16 / int8 encoders go to the bf16 fused kernel instead: one layer
-// of BERT-base attention at L = 302 took 0.88 ms there against 0.93-0.97 ms on oneDNN's path,
-// 0.165 against 0.22 ms at L = 128 (2 threads), and needs no [heads x L x L] score tensor.
+// Which sequences the fused kernels (attention_fused.h) take. One layer of BERT-base
+// attention, 2 threads, oneDNN path below -> F32 fused kernel (ms; fifth session, with the
+// fused kernel's 6-query blocks): L = 32 0.039 -> 0.024, 64 0.083 -> 0.060, 96 0.128 -> 0.115,
+// 128 0.199 -> 0.191, 192 0.400 -> 0.366, 302 1.06 -> 0.90. (Its first version, 4-query
+// blocks, lost from 96 tokens on: 0.29 vs 0.19 ms at 128.) So the F32 encoder runs it at every
+// length. The bf16 and int8 encoders run it up to kFusedMaxLen tokens (as before) and the bf16
+// fused kernel beyond: one layer at L = 302 took 0.61 ms there (0.93-0.97 ms on oneDNN's bf16
+// path), and neither fused kernel writes a [heads x L x L] score tensor.
 constexpr int kFusedMaxLen = 64;
 }  // namespace
 
@@ -36,7 +36,9 @@ MultiHeadAttention::MultiHeadAttention(const dnnl::engine& engine, int heads, in
       heads_(heads),
       head_dim_(head_dim),
       hidden_(heads * head_dim),
-      fused_max_len_(fused_attention_supported(head_dim) ? kFusedMaxLen : 0),
+      fused_max_len_(!fused_attention_supported(head_dim) ? 0
+                     : bf16_operands                     ? kFusedMaxLen
+                                                         : std::numeric_limits<int>::max()),
       fused_bf16_(bf16_operands && fused_attention_bf16_supported(head_dim)),
       operand_type_(bf16_operands ? dt::bf16 : dt::f32),
       cache_(kCacheCapacity) {}

@@ -77,9 +77,11 @@ std::vector<float> run_onednn(const MultiHeadAttention& mha, const dnnl::engine&
 TEST(Attention, FusedKernelMatchesReference) {
   if (!fused_attention_supported(64)) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(11);
-  for (int dh : {16, 48, 64}) {
+  for (int dh : {16, 48, 64, 128}) {
     const int heads = 3, H = heads * dh;
-    for (int len : {1, 2, 5, 16, 17, 31, 32, 33, 64, 100}) {
+    // Up to 512 (BERT's positions): the F32 encoder runs this kernel at every length. 6-query
+    // blocks and 16-key blocks with their tails: 1-7, 16-17, 31-33, 302 = 6 * 50 + 2.
+    for (int len : {1, 2, 5, 6, 7, 16, 17, 31, 32, 33, 64, 100, 302, 512}) {
       std::vector<float> qkv = random_rows(static_cast<size_t>(len) * 3 * H, rng);
       std::vector<float> ctx(static_cast<size_t>(len) * H, NAN);
       fused_attention({{len, qkv.data(), ctx.data()}}, heads, dh);
@@ -166,16 +168,24 @@ TEST(Attention, FusedBf16KernelAsCloseAsOneDnnBf16) {
   }
 }
 
-TEST(Attention, ShortSequencesGoToTheFusedKernel) {
+TEST(Attention, SequencesGoToTheFusedKernels) {
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   MultiHeadAttention mha(engine, 12, 64);
   const bool fused = fused_attention_supported(64);
+  // F32 operands: every length, where the CPU has the F32 kernel.
   EXPECT_EQ(mha.runs_fused(32), fused);
-  EXPECT_FALSE(mha.runs_fused(302));
+  EXPECT_EQ(mha.runs_fused(302), fused);
+  EXPECT_EQ(mha.runs_fused(512), fused);
   EXPECT_FALSE(MultiHeadAttention(engine, 2, 40).runs_fused(8));  // no kernel for 40 dims
-  // With bf16 operands every length is fused where the CPU has the bf16 kernel.
-  EXPECT_EQ(MultiHeadAttention(engine, 12, 64, true).runs_fused(302),
-            fused_attention_bf16_supported(64));
+  // With bf16 operands: short ones to the F32 kernel, the rest where the CPU has the bf16 one.
+  const MultiHeadAttention bf16(engine, 12, 64, true);
+  EXPECT_EQ(bf16.runs_fused(32), fused);
+  EXPECT_EQ(bf16.runs_fused(302), fused_attention_bf16_supported(64));
+  MultiHeadAttention::FusedBatch batch;
+  bf16.add_fused(batch, {32, nullptr, nullptr});
+  bf16.add_fused(batch, {302, nullptr, nullptr});
+  EXPECT_EQ(batch.f32.size(), 1u);
+  EXPECT_EQ(batch.bf16.size(), 1u);
 }
 
 }  // namespace

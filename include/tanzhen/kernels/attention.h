@@ -1,8 +1,8 @@
-// Multi-head scaled dot-product attention over one sequence, on oneDNN primitives.
-// Sequences of at most 64 tokens go to the fused F32 kernel of attention_fused.h instead
-// (runs_fused / run_fused): there these calls per sequence cost more than the work. With
-// bf16 operands, on CPUs with AVX512-BF16, longer ones go to its bf16 fused kernel, so this
-// oneDNN path is what runs where those kernels cannot.
+// Multi-head scaled dot-product attention over one sequence, on oneDNN primitives: the path
+// for CPUs (or head sizes) the fused kernels of attention_fused.h cannot take. On AVX-512 the
+// F32 encoder sends every sequence to the fused F32 kernel (runs_fused / run_fused), faster at
+// every length measured (32-302); the bf16 and int8 encoders send sequences of at most 64
+// tokens to it and longer ones to the bf16 fused kernel (AVX512-BF16).
 //
 // Per sequence of L tokens, with F32 operands (the FP32 encoder):
 //   1. scores = (Q Kᵀ) / sqrt(head_dim)  ([heads x L x L]), Q and Kᵀ read in place from the
@@ -75,9 +75,9 @@ class MultiHeadAttention {
 
   void run(const Bound& b, const dnnl::stream& stream, const dnnl::memory& scratch) const;
 
-  // Whether a sequence of `len` tokens goes to a fused kernel instead (kernels/attention_fused.h):
-  // short enough that the oneDNN path's fixed costs dominate, or bf16 operands on a CPU with
-  // the bf16 kernel.
+  // Whether a sequence of `len` tokens goes to a fused kernel instead (kernels/attention_fused.h).
+  // With F32 operands that is every length where the F32 kernel runs; with bf16 operands,
+  // lengths up to 64 there and the rest to the bf16 kernel, where the CPU has it.
   bool runs_fused(int len) const;
   // The sequences of one call that the fused kernels take, sorted by kernel once per call
   // (every layer runs the same split).

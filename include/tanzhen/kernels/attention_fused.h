@@ -1,12 +1,13 @@
-// Multi-head attention in one pass per head, on our own AVX-512 kernels: F32 for short
-// sequences, and on AVX512-BF16 dot products for the reduced-precision encoders' longer ones.
+// Multi-head attention in one pass per head, on our own AVX-512 kernels: F32 (the F32
+// encoder at every length, the others for short sequences), and on AVX512-BF16 dot products
+// for the reduced-precision encoders' longer ones.
 //
 // For short sequences the oneDNN path of attention.h is mostly overhead: at L = 32 its calls
 // per sequence and layer (then two reorders, two batched matmuls and the softmax; for F32 now
 // the matmuls and the softmax) cost ~120 us (now 38 us for F32), 7% of an FP32 BERT-base call
 // and 18% of an INT8 one, for 1.6 MFLOP of work (the fused F32 kernel: 29 us). Here
 // every (sequence, head) pair of the batch is one task of a single parallel region: it reads
-// its Q, K, V straight from the [tokens x 3H] QKV rows, computes the scores of four queries at a
+// its Q, K, V straight from the [tokens x 3H] QKV rows, computes the scores of six queries at a
 // time against all keys (K transposed once into a per-thread buffer), takes their softmax in
 // registers and L1, multiplies by V and writes the context into the [tokens x H] rows. No
 // score tensor and no dense Q/K/V copies exist. All arithmetic is F32 (also in the bf16 and
