@@ -51,10 +51,27 @@ def parse_args():
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--bf16", type=int, default=1)
     p.add_argument("--save-every", type=int, default=200)
+    p.add_argument("--keep-epochs", type=int, default=0,
+                   help="also keep the weights after each of the last N dev evaluations "
+                        "(OUT/epochs/step-S.pt, no optimizer state) for average_checkpoints.py")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--limit-train", type=int, default=0, help="debug: use only N sentences")
     p.add_argument("--seed", type=int, default=42)
     return p.parse_args()
+
+
+def keep_epoch_weights(out, step, keep, model, cfg, labels, a):
+    """Writes OUT/epochs/step-STEP.pt (weights and what export_hf.py needs) and deletes all
+    but the newest `keep` of them."""
+    d = os.path.join(out, "epochs")
+    os.makedirs(d, exist_ok=True)
+    torch.save({"model": model.state_dict(), "step": step, "config": cfg.to_dict(),
+                "labels": labels, "scheme": a.scheme, "head": a.head},
+               os.path.join(d, f"step-{step}.pt"))
+    snaps = sorted((f for f in os.listdir(d) if f.startswith("step-") and f.endswith(".pt")),
+                   key=lambda f: int(f[5:-3]))
+    for f in snaps[:-keep]:
+        os.remove(os.path.join(d, f))
 
 
 def encode(tok, data, scheme, label_ids):
@@ -253,6 +270,8 @@ def main():
                                          "train_seconds": round(train_seconds), "dev": res}) + "\n")
                 print(f"epoch {step / steps_per_epoch:.2f} dev {json.dumps(res)}", flush=True)
                 save()
+                if a.keep_epochs > 0:
+                    keep_epoch_weights(a.out, step, a.keep_epochs, model, cfg, labels, a)
                 t_int += time.time() - t_ev
             if last:
                 break
