@@ -8,7 +8,8 @@
 // weights arrive from memory during compute instead of after it.
 //
 // A Kernel supplies: kBlockBytes (weight bytes per block), kRowBytes (weight bytes per k of a
-// panel), kStepK (k per step of its tile loop), an `Args` struct with in, out, padded_in and
+// panel), kStepK (k per step of its tile loop), kRowSplitMinRows (0, or the rows per thread
+// from which the threads split the rows instead of the panels), an `Args` struct with in, out, padded_in and
 // weights (the first byte of panel 0; panel p starts padded_in * kRowBytes bytes later), and
 // tile(args, r0, mr, panel, k0, kc, block, first_block, last_block, pf), `block` pointing at
 // the weights of k0 in that panel.
@@ -70,15 +71,18 @@ TANZHEN_AVX512 inline void set_dest(TileDest& d, float* y, int out, int64_t r0, 
   d.last_block = last_block;
 }
 
-// The work of one call: items are (panel, part of the row tiles), in panel-major order.
+// The work of one call: items are (panel, part of the row tiles), in panel-major order, or in
+// part-major order when the rows are split between the threads (by_rows).
 struct Plan {
   int64_t rows, tiles;
   int panels, parts;
   int blocks, block_k;
+  bool by_rows = false;
   int64_t items() const { return static_cast<int64_t>(panels) * parts; }
-  int panel(int64_t item) const { return static_cast<int>(item / parts); }
-  int64_t first_tile(int64_t item) const { return tiles * (item % parts) / parts; }
-  int64_t end_tile(int64_t item) const { return tiles * (item % parts + 1) / parts; }
+  int panel(int64_t item) const { return static_cast<int>(by_rows ? item % panels : item / parts); }
+  int64_t part(int64_t item) const { return by_rows ? item / panels : item % parts; }
+  int64_t first_tile(int64_t item) const { return tiles * part(item) / parts; }
+  int64_t end_tile(int64_t item) const { return tiles * (part(item) + 1) / parts; }
 };
 
 template <class Kernel>
@@ -93,6 +97,15 @@ Plan make_plan(int64_t rows, int in, int out, int threads) {
   p.parts = p.panels >= want
                 ? 1
                 : static_cast<int>(std::min<int64_t>(p.tiles, (want + p.panels - 1) / p.panels));
+  // With many rows, a kernel may ask for each thread to take all panels of its share of the
+  // rows (Kernel::kRowSplitMinRows per thread or more) instead of all rows of its share of
+  // the panels: every thread then streams all the weights, but its output rows stay in its own
+  // cache for the per-row passes that follow (see gemm_u8s8_avx512.cc).
+  if (Kernel::kRowSplitMinRows > 0 && threads > 1 &&
+      rows >= static_cast<int64_t>(Kernel::kRowSplitMinRows) * threads) {
+    p.parts = threads;
+    p.by_rows = true;
+  }
   const int max_k = std::max(Kernel::kStepK, Kernel::kBlockBytes / Kernel::kRowBytes);
   p.blocks = (in + max_k - 1) / max_k;
   p.block_k = (in + p.blocks - 1) / p.blocks;
