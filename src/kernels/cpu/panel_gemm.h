@@ -9,10 +9,10 @@
 //
 // A Kernel supplies: kBlockBytes (weight bytes per block), kRowBytes (weight bytes per k of a
 // panel), kStepK (k per step of its tile loop), kRowSplitMinRows (0, or the rows per thread
-// from which the threads split the rows instead of the panels), an `Args` struct with in, out, padded_in and
-// weights (the first byte of panel 0; panel p starts padded_in * kRowBytes bytes later), and
-// tile(args, r0, mr, panel, k0, kc, block, first_block, last_block, pf), `block` pointing at
-// the weights of k0 in that panel.
+// from which the threads split the rows instead of the panels), an `Args` struct with in,
+// out, padded_in and weights (the first byte of panel 0; panel p starts padded_in * kRowBytes
+// bytes later), and tile(args, r0, mr, panel, k0, kc, block, first_block, last_block, pf),
+// `block` pointing at the weights of k0 in that panel.
 #pragma once
 #include <omp.h>
 
