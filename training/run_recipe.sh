@@ -10,7 +10,7 @@
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 export"}
 PY=/usr/bin/python3
 for stage in $STAGES; do
   case $stage in
@@ -91,7 +91,7 @@ for stage in $STAGES; do
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
     # position past that; tanzhen cuts longer texts into 128-token windows, each token labelled
     # from the window where it is most central.
-    $PY training/export_hf.py --kind ner --checkpoint training/runs/ner3-mlm3/checkpoint.pt --out models/zh-ner-small --max-positions 128
+    $PY training/export_hf.py --kind ner --checkpoint training/runs/ner5-mlm5/checkpoint.pt --out models/zh-ner-small --max-positions 128
     $PY training/export_hf.py --kind mlm --checkpoint training/runs/mlm5/checkpoint.pt --out models/zh-mlm-small --max-positions 256
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
