@@ -7,8 +7,9 @@ finetune_ner.py --keep-epochs kept) into one checkpoint that export_hf.py reads.
 
 Why: near the end of a run whose learning rate decays to zero, the weights of the last few
 epochs sit around the same optimum; their mean is often a little better on held-out data than
-any one of them (the model cards say whether it was here). Floating-point tensors are averaged;
-everything else (metadata, integer buffers) is taken from the last checkpoint given.
+any one of them (training/README.md, stage ner5, says whether it was here). Floating-point
+tensors are averaged; everything else (metadata, integer buffers) is taken from the last
+checkpoint given.
 """
 import argparse
 

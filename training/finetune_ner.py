@@ -60,17 +60,17 @@ def parse_args():
     return p.parse_args()
 
 
-def keep_epoch_weights(out, step, keep, model, cfg, labels, a):
+def keep_epoch_weights(a, step, model, cfg, labels):
     """Writes OUT/epochs/step-STEP.pt (weights and what export_hf.py needs) and deletes all
-    but the newest `keep` of them."""
-    d = os.path.join(out, "epochs")
+    but the newest --keep-epochs of them."""
+    d = os.path.join(a.out, "epochs")
     os.makedirs(d, exist_ok=True)
     torch.save({"model": model.state_dict(), "step": step, "config": cfg.to_dict(),
                 "labels": labels, "scheme": a.scheme, "head": a.head},
                os.path.join(d, f"step-{step}.pt"))
     snaps = sorted((f for f in os.listdir(d) if f.startswith("step-") and f.endswith(".pt")),
                    key=lambda f: int(f[5:-3]))
-    for f in snaps[:-keep]:
+    for f in snaps[:-a.keep_epochs]:
         os.remove(os.path.join(d, f))
 
 
@@ -271,7 +271,7 @@ def main():
                 print(f"epoch {step / steps_per_epoch:.2f} dev {json.dumps(res)}", flush=True)
                 save()
                 if a.keep_epochs > 0:
-                    keep_epoch_weights(a.out, step, a.keep_epochs, model, cfg, labels, a)
+                    keep_epoch_weights(a, step, model, cfg, labels)
                 t_int += time.time() - t_ev
             if last:
                 break

@@ -79,11 +79,8 @@ def main():
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
-    p.add_argument("--ner-run", default="training/runs/ner3-mlm3", help="the shipped NER run (stage ner3)")
-    p.add_argument("--ner-checkpoint", default="",
-                   help="the checkpoint exported to zh-ner-small (default: the run's checkpoint.pt; "
-                        "may be average_checkpoints.py's output)")
-    p.add_argument("--ner-earlier", default="training/runs/ner2-crf",
+    p.add_argument("--ner-run", default="training/runs/ner5-mlm5", help="the shipped NER run (stage ner5)")
+    p.add_argument("--ner-earlier", default="training/runs/ner3-mlm3",
                    help="an earlier NER run to compare with (the previous default model), or ''")
     p.add_argument("--head-compare", default="training/runs/ner2-crf,training/runs/ner2-softmax",
                    help="CRF run,softmax run: the same continuation with either head (stage ner2)")
@@ -205,8 +202,6 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
         f.write(mlm_card)
 
     nck = torch.load(os.path.join(a.ner_run, "checkpoint.pt"), map_location="cpu")
-    exported = a.ner_checkpoint or os.path.join(a.ner_run, "checkpoint.pt")
-    averaged = torch.load(exported, map_location="cpu").get("averaged_from") if a.ner_checkpoint else None
     scores = dev_scores(a.ner_run)
     nargs = nck["args"]
     crf = nck.get("head") == "crf"
@@ -283,18 +278,6 @@ Dev F1:
                         f"**F1 {100 * o['f1']:.2f}**; {ev['throughput']['sentences_per_s']:.0f} sentences/s "
                         f"on {ev['throughput']['threads']} threads.\n")
     recipe_lines = "\n".join(recipe)
-    if averaged:
-        average_line = (f"/usr/bin/python3 training/average_checkpoints.py --out {exported} "
-                        + " ".join(averaged) + "\n")
-        final_intro = (f"The run's final checkpoint (the exported weights are the mean of {len(averaged)} "
-                       f"checkpoints, after the dev evaluations at steps "
-                       + ", ".join(os.path.basename(x)[5:-3] for x in averaged)
-                       + "; the choice between that mean and the final checkpoint was made on this dev "
-                       "split, so the tanzhen line below is slightly optimistic):")
-    else:
-        average_line = ""
-        final_intro = "Final model (the one exported; dev was not used to pick a checkpoint):"
-
     ner_card = f"""# zh-ner-small
 
 Small Chinese NER model (PER / LOC / ORG), tanzhen's default NER model. {"A BERT token classifier whose tag scores are the emissions of a linear-chain **CRF** (`BertCrfForTokenClassification`; `crf.transitions` / `crf.start_transitions` / `crf.end_transitions` as in DAMO's RaNER and pytorch-crf), decoded by Viterbi" if crf else "Hugging Face `BertForTokenClassification` layout with a softmax head"};
@@ -315,7 +298,7 @@ leaves out the `ner_train_text` lines that overlap this dev split.)
 
 ```sh
 {recipe_lines}
-{average_line}/usr/bin/python3 training/export_hf.py --kind ner --checkpoint {exported} --out models/zh-ner-small --max-positions {exported_positions(a.ner_out)}
+/usr/bin/python3 training/export_hf.py --kind ner --checkpoint {a.ner_run}/checkpoint.pt --out models/zh-ner-small --max-positions {exported_positions(a.ner_out)}
 ```
 
 {stage1}Fine-tuning of this model: batch {nargs['batch']} sentences (length-bucketed), AdamW lr {nargs['lr']:g} (classifier{" and CRF" if crf else ""} {nargs['head_lr']:g}),
@@ -326,7 +309,7 @@ Hardware: {HARDWARE}.
 
 ## Dev-set scores (entity level, exact match, conlleval chunking)
 
-{final_intro}
+Final model (the one exported; dev was not used to pick a checkpoint):
 
 | type | precision | recall | F1 | gold entities |
 |---|---:|---:|---:|---:|
