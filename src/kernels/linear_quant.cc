@@ -142,10 +142,13 @@ float gelu_erf(float x) {
   return _mm512_cvtss_f32(avx512::gelu_erf(_mm512_set1_ps(x)));
 #else
   using namespace avx512::erf_poly;
-  const float z = x * kInvSqrt2, az = std::fabs(z);
-  const float t = 1.f / (1.f + kP * az);
-  const float erfc_abs = t * (kA1 + t * (kA2 + t * (kA3 + t * (kA4 + t * kA5)))) * std::exp(-az * az);
-  return 0.5f * x * (z < 0 ? erfc_abs : 2.f - erfc_abs);
+  const float z = std::min(std::max(x * kInvSqrt2, -kClamp), kClamp), u = z * z;
+  float p = kP[5], q = kQ[5];
+  for (int i = 4; i >= 0; --i) {
+    p = p * u + kP[i];
+    q = q * u + kQ[i];
+  }
+  return 0.5f * x * (1.f + z * p / q);
 #endif
 }
 
