@@ -169,7 +169,7 @@ TEST(LinearQuant, Bf16RoundsToNearestEven) {
 
 TEST(LinearQuant, GeluErfMatchesStdErf) {
   // The INT8 epilogue's GELU, against 0.5 x (1 + erf(x / sqrt 2)) in double.
-  for (float x = -12.f; x <= 12.f; x += 0.01f) {
+  for (float x = -12.f; x <= 12.f; x += 1e-4f) {
     const double ref = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     EXPECT_NEAR(gelu_erf(x), ref, 3e-7 * std::max(1.0, std::fabs(static_cast<double>(x)))) << x;
   }
