@@ -28,13 +28,18 @@ constexpr int kRows = 6;
 constexpr int kBlockKeys = 16;
 
 // K of one head transposed, kt[d * lp + j] = k_j[d], keys [len, lp) zero: the score loop then
-// reads 16 keys of one dimension with one load.
-void transpose_keys(const float* k, int64_t stride, int len, int lp, int dh, float* kt) {
-  for (int j = 0; j < len; ++j) {
-    const float* kj = k + j * stride;
-    for (int d = 0; d < dh; ++d) kt[static_cast<size_t>(d) * lp + j] = kj[d];
+// reads 16 keys of one dimension with one load. Blocks of 16 keys x 16 dims go through
+// registers (transpose_16x16).
+TANZHEN_AVX512 void transpose_keys(const float* k, int64_t stride, int len, int lp, int dh, float* kt) {
+  for (int j0 = 0; j0 < lp; j0 += 16) {
+    for (int d0 = 0; d0 < dh; d0 += 16) {
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = j0 + i < len ? _mm512_loadu_si512(k + (j0 + i) * stride + d0) : _mm512_setzero_si512();
+      transpose_16x16(r);
+      for (int c = 0; c < 16; ++c) _mm512_storeu_si512(kt + static_cast<size_t>(d0 + c) * lp + j0, r[c]);
+    }
   }
-  for (int d = 0; d < dh; ++d) std::fill(kt + static_cast<size_t>(d) * lp + len, kt + static_cast<size_t>(d + 1) * lp, 0.f);
 }
 
 // scores[r][j0, j0 + 16 * B) = q_r · k_j * scale for the block's kRows queries (qb: their rows,

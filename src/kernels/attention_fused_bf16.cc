@@ -43,16 +43,23 @@ inline int32_t pair_at(const uint16_t* row, int p) {
 }
 
 // K -> kp (as 32-bit pairs: kp32[p * lp + j] = (K[j, 2p], K[j, 2p + 1])), keys past len zero.
+// Each key's 32 dims round to 16 pairs in one vector; 16 keys' vectors are then transposed in
+// registers (transpose_16x16), which took a fifth of the time of a store per pair.
 template <int C>
 TANZHEN_AVX512_BF16 void pack_keys(const float* k, int64_t stride, int len, int lp, uint32_t* kp32) {
-  constexpr int pairs = 8 * C;  // dh / 2
-  alignas(64) uint16_t row[16 * C];
-  for (int j = 0; j < len; ++j) {
-    for (int c = 0; c < C; ++c)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(row + 16 * c), to_bf16_rne(_mm512_loadu_ps(k + j * stride + 16 * c)));
-    for (int p = 0; p < pairs; ++p) kp32[p * lp + j] = static_cast<uint32_t>(pair_at(row, p));
+  for (int j0 = 0; j0 < lp; j0 += 16) {
+    for (int p0 = 0; p0 < 8 * C; p0 += 16) {
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i) {
+        const float* ki = k + (j0 + i) * stride + 2 * p0;
+        // cvtne2ps_pbh(b, a): elements 0-15 from a, 16-31 from b (nearest even, as to_bf16_rne).
+        r[i] = j0 + i < len ? reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(ki + 16), _mm512_loadu_ps(ki)))
+                            : _mm512_setzero_si512();
+      }
+      transpose_16x16(r);
+      for (int c = 0; c < 16; ++c) _mm512_storeu_si512(kp32 + static_cast<size_t>(p0 + c) * lp + j0, r[c]);
+    }
   }
-  for (int p = 0; p < pairs; ++p) std::fill(kp32 + p * lp + len, kp32 + (p + 1) * lp, 0u);
 }
 
 // V -> vp[j/2][d][j%2], an odd last key paired with zeros.

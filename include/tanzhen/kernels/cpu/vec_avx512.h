@@ -124,4 +124,37 @@ TANZHEN_AVX512 inline __m256i to_bf16_rne(__m512 v) {
   return _mm512_maskz_cvtepi32_epi16(0xffff, _mm512_srli_epi32(rounded, 16));
 }
 
+// Transposes a 16 x 16 matrix of 32-bit elements held as 16 row vectors: afterwards r[c] holds
+// column c. Pairs of rows are interleaved (32-bit, then 64-bit), which leaves every 128-bit
+// lane holding four rows of one column; two rounds of 128-bit lane shuffles then gather each
+// column's four lanes. 64 shuffles for 256 elements, where the scalar transposes of the keys
+// in attention took a store per element.
+TANZHEN_AVX512 inline void transpose_16x16(__m512i (&r)[16]) {
+  constexpr __mmask16 all = 0xffff;  // masked forms: see reduce_add
+  constexpr __mmask8 all8 = 0xff;
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_maskz_unpacklo_epi32(all, r[i], r[i + 1]);
+    t[i + 1] = _mm512_maskz_unpackhi_epi32(all, r[i], r[i + 1]);
+  }
+  // u[4j + m], lane L: column 4L + m of rows 4j .. 4j + 3.
+  for (int j = 0; j < 16; j += 4) {
+    u[j] = _mm512_maskz_unpacklo_epi64(all8, t[j], t[j + 2]);
+    u[j + 1] = _mm512_maskz_unpackhi_epi64(all8, t[j], t[j + 2]);
+    u[j + 2] = _mm512_maskz_unpacklo_epi64(all8, t[j + 1], t[j + 3]);
+    u[j + 3] = _mm512_maskz_unpackhi_epi64(all8, t[j + 1], t[j + 3]);
+  }
+  for (int m = 0; m < 4; ++m) {
+    // Lanes 0 and 2 (0x88) or 1 and 3 (0xdd) of each operand.
+    const __m512i a = _mm512_maskz_shuffle_i32x4(all, u[m], u[4 + m], 0x88);
+    const __m512i b = _mm512_maskz_shuffle_i32x4(all, u[m], u[4 + m], 0xdd);
+    const __m512i c = _mm512_maskz_shuffle_i32x4(all, u[8 + m], u[12 + m], 0x88);
+    const __m512i d = _mm512_maskz_shuffle_i32x4(all, u[8 + m], u[12 + m], 0xdd);
+    r[m] = _mm512_maskz_shuffle_i32x4(all, a, c, 0x88);
+    r[8 + m] = _mm512_maskz_shuffle_i32x4(all, a, c, 0xdd);
+    r[4 + m] = _mm512_maskz_shuffle_i32x4(all, b, d, 0x88);
+    r[12 + m] = _mm512_maskz_shuffle_i32x4(all, b, d, 0xdd);
+  }
+}
+
 }  // namespace tanzhen::kernels::avx512
