@@ -99,6 +99,9 @@ TANZHEN_AVX512 void head_attention(const float* q, const float* k, const float* 
       const float* qr = q + std::min(i + r, len - 1) * stride;
       for (int c = 0; c < C; ++c) _mm512_storeu_ps(qb + r * dh + 16 * c, _mm512_loadu_ps(qr + 16 * c));
     }
+    // The next block's query rows, while this block computes (see attention_fused_bf16.cc).
+    for (int r = kRows; r < 2 * kRows && i + r < len; ++r)
+      for (int c = 0; c < C; ++c) _mm_prefetch(reinterpret_cast<const char*>(q + (i + r) * stride + 16 * c), _MM_HINT_T0);
     int j0 = 0;
     for (; j0 + 64 <= lp; j0 += 64) score_keys<4>(qb, kt, lp, dh, j0, scale, s);
     switch ((lp - j0) / 16) {

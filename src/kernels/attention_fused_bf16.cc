@@ -145,6 +145,10 @@ TANZHEN_AVX512_BF16 void head_attention(const float* q, const float* k, const fl
         _mm256_store_si256(reinterpret_cast<__m256i*>(qb + r * dh + 16 * c),
                            to_bf16_rne(_mm512_mul_ps(_mm512_loadu_ps(qr + 16 * c), scale)));
     }
+    // The next block's query rows, while this block computes: they were written by the QKV
+    // GEMM, half of them on the other core, and their loads stalled the block's start.
+    for (int r = kRows; r < 2 * kRows && i + r < len; ++r)
+      for (int c = 0; c < C; ++c) _mm_prefetch(reinterpret_cast<const char*>(q + (i + r) * stride + 16 * c), _MM_HINT_T0);
     int j0 = 0;
     for (; j0 + 64 <= lp; j0 += 64) score_keys<C, 4>(qb, kp32, lp, j0, s);
     switch ((lp - j0) / 16) {
