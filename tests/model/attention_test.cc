@@ -12,6 +12,8 @@
 
 #include "tanzhen/kernels/attention.h"
 #include "tanzhen/kernels/attention_fused.h"
+#include "tanzhen/kernels/cpu/vec_avx512.h"
+#include "tanzhen/kernels/ops.h"
 
 namespace tanzhen::kernels {
 namespace {
@@ -186,6 +188,23 @@ TEST(Attention, SequencesGoToTheFusedKernels) {
   bf16.add_fused(batch, {302, nullptr, nullptr});
   EXPECT_EQ(batch.f32.size(), 1u);
   EXPECT_EQ(batch.bf16.size(), 1u);
+}
+
+// The register transpose both fused kernels pack their keys with.
+TANZHEN_AVX512 void transpose_through_registers(const int32_t* in, int32_t* out) {
+  __m512i r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(in + 16 * i);
+  avx512::transpose_16x16(r);
+  for (int c = 0; c < 16; ++c) _mm512_storeu_si512(out + 16 * c, r[c]);
+}
+
+TEST(FusedAttention, KeyTransposeIs16x16Transpose) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::vector<int32_t> in(256), out(256, -1);
+  for (int i = 0; i < 256; ++i) in[i] = 1000 + i * 7;
+  transpose_through_registers(in.data(), out.data());
+  for (int i = 0; i < 16; ++i)
+    for (int c = 0; c < 16; ++c) EXPECT_EQ(out[c * 16 + i], in[i * 16 + c]) << "row " << i << " col " << c;
 }
 
 }  // namespace
