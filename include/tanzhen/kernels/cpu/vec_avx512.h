@@ -38,7 +38,7 @@ TANZHEN_AVX512 inline float reduce_add(__m512 v) {
   return _mm512_cvtss_f32(v);
 }
 
-// e^x for x <= 0 (softmax after subtracting the row maximum, the erf of GELU), relative error
+// e^x for x <= 0 (softmax after subtracting the row maximum), relative error
 // ~2e-7: x = k ln2 + r with |r| <= ln2 / 2, e^r by its degree-6 Taylor polynomial, times 2^k
 // through scalef (which also flushes to 0 far below). x is clamped at -87 (e^-87 ~ 1.6e-38).
 TANZHEN_AVX512 inline __m512 exp_nonpositive(__m512 x) {
@@ -59,8 +59,8 @@ TANZHEN_AVX512 inline __m512 exp_nonpositive(__m512 x) {
 }
 
 // erf(z) for |z| <= kClamp as z P(z^2) / Q(z^2), P and Q of degree 5: a rational fit to
-// erf on [0, 3.92] (least squares, Lawson-weighted towards minimax), |error| <= 1.7e-8 before
-// float rounding. Past the clamp erf is +-1 in float (1 - erf(3.92) = 3e-8, below half an ulp).
+// erf on [0, 3.92] (least squares, Lawson-weighted towards minimax: scripts/fit_erf_rational.py),
+// |error| <= 1.7e-8 before float rounding. Past the clamp erf is +-1 in float (1 - erf(3.92) = 3e-8, below half an ulp).
 // It replaced Abramowitz & Stegun 7.1.26 (t = 1 / (1 + p|z|), a polynomial in t times
 // e^(-z^2)), which took twice the instructions: GELU is the epilogue of the first FFN GEMM,
 // and was a tenth of that GEMM's time.
