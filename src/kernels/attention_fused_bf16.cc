@@ -44,7 +44,8 @@ inline int32_t pair_at(const uint16_t* row, int p) {
 
 // K -> kp (as 32-bit pairs: kp32[p * lp + j] = (K[j, 2p], K[j, 2p + 1])), keys past len zero.
 // Each key's 32 dims round to 16 pairs in one vector; 16 keys' vectors are then transposed in
-// registers (transpose_16x16), which took a fifth of the time of a store per pair.
+// registers (transpose_16x16) instead of a store per pair: one layer's attention at L = 302
+// went from 0.725 to 0.695 ms (kernel bench), bit-identical.
 template <int C>
 TANZHEN_AVX512_BF16 void pack_keys(const float* k, int64_t stride, int len, int lp, uint32_t* kp32) {
   for (int j0 = 0; j0 < lp; j0 += 16) {
