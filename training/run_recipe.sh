@@ -10,7 +10,7 @@
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 export"}
 PY=/usr/bin/python3
 for stage in $STAGES; do
   case $stage in
@@ -87,12 +87,18 @@ for stage in $STAGES; do
     OUT=training/runs/mlm5 sh training/run_pretrain.sh --init-from training/runs/mlm4/checkpoint.pt \
       --seed 77 --lr 3e-4 --warmup 50 --time-budget-min 100 --batch 16 --seq-len 256 --threads 1
     ;;
+  mlm6)
+    # Masked LM continued from stage mlm5 with a fresh learning-rate cycle, on both cores
+    # (session 6; C++ work and benchmarks beside it, the run paused during benchmarks).
+    OUT=training/runs/mlm6 sh training/run_pretrain.sh --init-from training/runs/mlm5/checkpoint.pt \
+      --seed 606 --lr 3e-4 --warmup 50 --time-budget-min 100 --batch 16 --seq-len 256 --threads 2
+    ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
     # position past that; tanzhen cuts longer texts into 128-token windows, each token labelled
     # from the window where it is most central.
     $PY training/export_hf.py --kind ner --checkpoint training/runs/ner5-mlm5/checkpoint.pt --out models/zh-ner-small --max-positions 128
-    $PY training/export_hf.py --kind mlm --checkpoint training/runs/mlm5/checkpoint.pt --out models/zh-mlm-small --max-positions 256
+    $PY training/export_hf.py --kind mlm --checkpoint training/runs/mlm6/checkpoint.pt --out models/zh-mlm-small --max-positions 256
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
