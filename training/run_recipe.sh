@@ -10,7 +10,7 @@
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 export"}
 PY=/usr/bin/python3
 for stage in $STAGES; do
   case $stage in
@@ -93,11 +93,25 @@ for stage in $STAGES; do
     OUT=training/runs/mlm6 sh training/run_pretrain.sh --init-from training/runs/mlm5/checkpoint.pt \
       --seed 606 --lr 3e-4 --warmup 50 --time-budget-min 100 --batch 16 --seq-len 256 --threads 2
     ;;
+  ner6)
+    # NER fine-tuned afresh (CRF head) from stage mlm6's encoder (78.6 M masked-LM tokens), as
+    # ner5, on both cores (started at the end of session 6, resumed in session 7 at step ~10,800
+    # with the same command).
+    OUT=training/runs/ner6-mlm6 sh training/run_finetune.sh --pretrained training/runs/mlm6/checkpoint.pt \
+      --head crf --threads 2 --seed 17 --time-budget-min 106 --epochs 40 --lr 5e-4 --batch 64 --warmup-frac 0.02 \
+      --keep-epochs 4
+    ;;
+  mlm7)
+    # Masked LM continued from stage mlm6 with a fresh learning-rate cycle, on both cores
+    # (session 7; the run paused during benchmarks). In progress, not in the default STAGES.
+    OUT=training/runs/mlm7 sh training/run_pretrain.sh --init-from training/runs/mlm6/checkpoint.pt \
+      --seed 707 --lr 3e-4 --warmup 50 --time-budget-min 90 --batch 16 --seq-len 256 --threads 2
+    ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
     # position past that; tanzhen cuts longer texts into 128-token windows, each token labelled
     # from the window where it is most central.
-    $PY training/export_hf.py --kind ner --checkpoint training/runs/ner5-mlm5/checkpoint.pt --out models/zh-ner-small --max-positions 128
+    $PY training/export_hf.py --kind ner --checkpoint training/runs/ner6-mlm6/checkpoint.pt --out models/zh-ner-small --max-positions 128
     $PY training/export_hf.py --kind mlm --checkpoint training/runs/mlm6/checkpoint.pt --out models/zh-mlm-small --max-positions 256
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;

@@ -79,8 +79,8 @@ def main():
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
-    p.add_argument("--ner-run", default="training/runs/ner5-mlm5", help="the shipped NER run (stage ner5)")
-    p.add_argument("--ner-earlier", default="training/runs/ner3-mlm3",
+    p.add_argument("--ner-run", default="training/runs/ner6-mlm6", help="the shipped NER run (stage ner6)")
+    p.add_argument("--ner-earlier", default="training/runs/ner5-mlm5",
                    help="an earlier NER run to compare with (the previous default model), or ''")
     p.add_argument("--head-compare", default="training/runs/ner2-crf,training/runs/ner2-softmax",
                    help="CRF run,softmax run: the same continuation with either head (stage ner2)")
