@@ -105,7 +105,7 @@ for stage in $STAGES; do
     # Masked LM continued from stage mlm6 with a fresh learning-rate cycle, on both cores
     # (session 7; the run paused during benchmarks). In progress, not in the default STAGES.
     OUT=training/runs/mlm7 sh training/run_pretrain.sh --init-from training/runs/mlm6/checkpoint.pt \
-      --seed 707 --lr 3e-4 --warmup 50 --time-budget-min 90 --batch 16 --seq-len 256 --threads 2
+      --seed 707 --lr 3e-4 --warmup 50 --time-budget-min 50 --batch 16 --seq-len 256 --threads 2
     ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
