@@ -12,6 +12,21 @@ set -e
 cd "$(dirname "$0")/.." || exit 1
 STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 export"}
 PY=/usr/bin/python3
+
+# NER fine-tuned afresh (CRF head) on both cores from masked-LM run $2's encoder, into run $1
+# (the settings of stages ner5 and ner6).
+ner_from() {
+  OUT=training/runs/$1 sh training/run_finetune.sh --pretrained training/runs/$2/checkpoint.pt \
+    --head crf --threads 2 --seed 17 --time-budget-min 106 --epochs 40 --lr 5e-4 --batch 64 --warmup-frac 0.02 \
+    --keep-epochs 4
+}
+# Masked LM continued from run $2 with a fresh learning-rate cycle (lr 3e-4, 50 warm-up steps,
+# 16 x 256 tokens a step) into run $1: seed $3, budget $4 minutes, $5 threads.
+mlm_continue() {
+  OUT=training/runs/$1 sh training/run_pretrain.sh --init-from training/runs/$2/checkpoint.pt \
+    --seed "$3" --lr 3e-4 --warmup 50 --time-budget-min "$4" --batch 16 --seq-len 256 --threads "$5"
+}
+
 for stage in $STAGES; do
   case $stage in
   mlm1)
@@ -49,8 +64,7 @@ for stage in $STAGES; do
   mlm3)
     # Masked LM continued from stage mlm2 with a fresh learning-rate cycle. (The shipped run was
     # restarted with --threads 2 at step 2400, 75.7 minutes in, once stage ner2 had finished.)
-    OUT=training/runs/mlm3 sh training/run_pretrain.sh --init-from training/runs/mlm2/checkpoint.pt \
-      --seed 999 --lr 3e-4 --warmup 50 --time-budget-min 100 --batch 16 --seq-len 256 --threads 1
+    mlm_continue mlm3 mlm2 999 100 1
     ;;
   ner3)
     # NER fine-tuned afresh (CRF head from the start) from stage mlm3's encoder, which has seen
@@ -62,8 +76,7 @@ for stage in $STAGES; do
     ;;
   mlm4)
     # Masked LM continued from stage mlm3 with a fresh learning-rate cycle, beside stage ner3.
-    OUT=training/runs/mlm4 sh training/run_pretrain.sh --init-from training/runs/mlm3/checkpoint.pt \
-      --seed 2026 --lr 3e-4 --warmup 50 --time-budget-min 105 --batch 16 --seq-len 256 --threads 1
+    mlm_continue mlm4 mlm3 2026 105 1
     ;;
   ner4)
     # Not part of the shipped models (not in the default STAGES): NER fine-tuned afresh (CRF
@@ -78,34 +91,27 @@ for stage in $STAGES; do
     # both cores with nothing else training. (The shipped run started on one core with a
     # 105-minute budget, was resumed at step 2000 (17.8 minutes) on two cores with 112, and at
     # step 5800 (53.8 minutes) with 106 and --keep-epochs 4.)
-    OUT=training/runs/ner5-mlm5 sh training/run_finetune.sh --pretrained training/runs/mlm5/checkpoint.pt \
-      --head crf --threads 2 --seed 17 --time-budget-min 106 --epochs 40 --lr 5e-4 --batch 64 --warmup-frac 0.02 \
-      --keep-epochs 4
+    ner_from ner5-mlm5 mlm5
     ;;
   mlm5)
     # Masked LM continued from stage mlm4 with a fresh learning-rate cycle, beside stage ner4.
-    OUT=training/runs/mlm5 sh training/run_pretrain.sh --init-from training/runs/mlm4/checkpoint.pt \
-      --seed 77 --lr 3e-4 --warmup 50 --time-budget-min 100 --batch 16 --seq-len 256 --threads 1
+    mlm_continue mlm5 mlm4 77 100 1
     ;;
   mlm6)
     # Masked LM continued from stage mlm5 with a fresh learning-rate cycle, on both cores
     # (session 6; C++ work and benchmarks beside it, the run paused during benchmarks).
-    OUT=training/runs/mlm6 sh training/run_pretrain.sh --init-from training/runs/mlm5/checkpoint.pt \
-      --seed 606 --lr 3e-4 --warmup 50 --time-budget-min 100 --batch 16 --seq-len 256 --threads 2
+    mlm_continue mlm6 mlm5 606 100 2
     ;;
   ner6)
     # NER fine-tuned afresh (CRF head) from stage mlm6's encoder (78.6 M masked-LM tokens), as
     # ner5, on both cores (started at the end of session 6, resumed in session 7 at step ~10,800
     # with the same command).
-    OUT=training/runs/ner6-mlm6 sh training/run_finetune.sh --pretrained training/runs/mlm6/checkpoint.pt \
-      --head crf --threads 2 --seed 17 --time-budget-min 106 --epochs 40 --lr 5e-4 --batch 64 --warmup-frac 0.02 \
-      --keep-epochs 4
+    ner_from ner6-mlm6 mlm6
     ;;
   mlm7)
     # Masked LM continued from stage mlm6 with a fresh learning-rate cycle, on both cores
     # (session 7; the run paused during benchmarks). In progress, not in the default STAGES.
-    OUT=training/runs/mlm7 sh training/run_pretrain.sh --init-from training/runs/mlm6/checkpoint.pt \
-      --seed 707 --lr 3e-4 --warmup 50 --time-budget-min 50 --batch 16 --seq-len 256 --threads 2
+    mlm_continue mlm7 mlm6 707 50 2
     ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
