@@ -10,7 +10,7 @@
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 export"}
 PY=/usr/bin/python3
 
 # NER fine-tuned afresh (CRF head) on both cores from masked-LM run $2's encoder, into run $1
@@ -110,7 +110,7 @@ for stage in $STAGES; do
     ;;
   mlm7)
     # Masked LM continued from stage mlm6 with a fresh learning-rate cycle, on both cores
-    # (session 7; the run paused during benchmarks). In progress, not in the default STAGES.
+    # (session 7; the run paused during benchmarks; restarted once at step 60, before its first checkpoint, with the budget cut from 90 to 50 minutes).
     mlm_continue mlm7 mlm6 707 50 2
     ;;
   export)
@@ -118,7 +118,7 @@ for stage in $STAGES; do
     # position past that; tanzhen cuts longer texts into 128-token windows, each token labelled
     # from the window where it is most central.
     $PY training/export_hf.py --kind ner --checkpoint training/runs/ner6-mlm6/checkpoint.pt --out models/zh-ner-small --max-positions 128
-    $PY training/export_hf.py --kind mlm --checkpoint training/runs/mlm6/checkpoint.pt --out models/zh-mlm-small --max-positions 256
+    $PY training/export_hf.py --kind mlm --checkpoint training/runs/mlm7/checkpoint.pt --out models/zh-mlm-small --max-positions 256
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
