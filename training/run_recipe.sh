@@ -110,7 +110,8 @@ for stage in $STAGES; do
     ;;
   mlm7)
     # Masked LM continued from stage mlm6 with a fresh learning-rate cycle, on both cores
-    # (session 7; the run paused during benchmarks; restarted once at step 60, before its first checkpoint, with the budget cut from 90 to 50 minutes).
+    # (session 7; the run paused during benchmarks; restarted once at step 60, before its first
+    # checkpoint, with the budget cut from 90 to 50 minutes).
     mlm_continue mlm7 mlm6 707 50 2
     ;;
   export)
