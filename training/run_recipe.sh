@@ -114,6 +114,17 @@ for stage in $STAGES; do
     # checkpoint, with the budget cut from 90 to 50 minutes).
     mlm_continue mlm7 mlm6 707 50 2
     ;;
+  ner7)
+    # NER fine-tuned afresh (CRF head) from stage mlm7's encoder (89.3 M masked-LM tokens), as
+    # ner6, on both cores (started at the end of session 7, resumed in session 8 at step 200
+    # with the same command).
+    ner_from ner7-mlm7 mlm7
+    ;;
+  mlm8)
+    # Masked LM continued from stage mlm7 with a fresh learning-rate cycle, on both cores
+    # (started at the end of session 8; not shipped yet, so not in the default STAGES).
+    mlm_continue mlm8 mlm7 808 100 2
+    ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
     # position past that; tanzhen cuts longer texts into 128-token windows, each token labelled
