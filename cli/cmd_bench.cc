@@ -162,6 +162,22 @@ int run_cost_only(const BenchCliOptions& o) {
 // ---------------------------------------------------------------------------------------------
 // Engine
 
+// Fastest of up to `max_calls` timed calls of `run` (at least 5, and until 0.5 s have passed),
+// after 3 untimed warm-up calls: the peak a GEMM reaches, not its average on a shared machine.
+template <class Run>
+double best_call_ms(const Run& run, int max_calls) {
+  for (int i = 0; i < 3; ++i) run();
+  double best_ms = 1e30, total_ms = 0;
+  for (int i = 0; i < max_calls && (i < 5 || total_ms < 500); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    const double ms = ms_since(t0);
+    best_ms = std::min(best_ms, ms);
+    total_ms += ms;
+  }
+  return best_ms;
+}
+
 // Best GFLOP/s of oneDNN's sgemm at M=256, K=768, N=3072 (the shape of BERT-base's FFN).
 double measure_gemm_peak(int threads) {
   constexpr int M = 256, K = 768, N = 3072;
@@ -172,16 +188,7 @@ double measure_gemm_peak(int threads) {
     if (dnnl_sgemm('N', 'N', M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N) != dnnl_success)
       fail("internal", "oneDNN sgemm failed");
   };
-  for (int i = 0; i < 3; ++i) run();
-  double best_ms = 1e30, total_ms = 0;
-  for (int i = 0; i < 50 && (i < 5 || total_ms < 500); ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    run();
-    const double ms = ms_since(t0);
-    best_ms = std::min(best_ms, ms);
-    total_ms += ms;
-  }
-  return 2.0 * M * N * K / (best_ms / 1000.0) / 1e9;
+  return 2.0 * M * N * K / (best_call_ms(run, 50) / 1000.0) / 1e9;
 }
 
 // Best GFLOP/s of a oneDNN matmul at M=256, K=768, N=3072 in `dtype` (fp32; bf16: bf16 x bf16;
@@ -210,16 +217,7 @@ double measure_matmul_peak(const std::string& dtype, int threads) {
       prim.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
       stream.wait();
     };
-    for (int i = 0; i < 3; ++i) run();
-    double best_ms = 1e30, total_ms = 0;
-    for (int i = 0; i < 100 && (i < 5 || total_ms < 500); ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      run();
-      const double ms = ms_since(t0);
-      best_ms = std::min(best_ms, ms);
-      total_ms += ms;
-    }
-    return 2.0 * M * N * K / (best_ms / 1000.0) / 1e9;
+    return 2.0 * M * N * K / (best_call_ms(run, 100) / 1000.0) / 1e9;
   } catch (const dnnl::error&) {
     return 0;
   }
