@@ -55,26 +55,15 @@ void Api::fill_mask(HttpRequest& req, const std::shared_ptr<Responder>& responde
   };
   TextJobContext ctx{cache_.get(), metrics_, "fill_mask", fill_mask_->model_id, group,
                      req.received + opts_.deadline, responder->cancelled(), draining_};
-  struct Collected {
-    std::vector<json> items;
-    std::vector<bool> cached;
-  };
-  auto got = std::make_shared<Collected>();
-  got->items.resize(in.texts.size());
-  got->cached.resize(in.texts.size());
   const auto received = req.received;
   const bool single = in.single;
-  run_texts<FillMaskBatcher>(
+  run_texts_collected<FillMaskBatcher>(
       *fill_mask_batcher_, ctx, options, in.texts, to_json,
-      [got](size_t i, json&& item, bool cached) {
-        got->items[i] = std::move(item);
-        got->cached[i] = cached;
-      },
-      [=](int status, const std::string& code, const std::string& message) {
+      [=](int status, const std::string& code, const std::string& message, CollectedResults& got) {
         if (status != 200) return responder->send(api_error_response(ApiError(status, code, message)));
         json results = json::array();
-        for (size_t i = 0; i < got->items.size(); ++i) {
-          json& item = got->items[i];
+        for (size_t i = 0; i < got.items.size(); ++i) {
+          json& item = got.items[i];
           if (item.contains("error")) {
             if (single) {
               const json& err = item["error"];
@@ -98,7 +87,7 @@ void Api::fill_mask(HttpRequest& req, const std::shared_ptr<Responder>& responde
           }
           filled += text.substr(pos);
           item["filled"] = std::move(filled);
-          item["cached"] = static_cast<bool>(got->cached[i]);
+          item["cached"] = static_cast<bool>(got.cached[i]);
           results.push_back(std::move(item));
         }
         if (drop_in) {  // {"results": [{"token", "score"}]} for the first mask

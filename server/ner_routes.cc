@@ -70,27 +70,16 @@ void Api::ner(HttpRequest& req, const std::shared_ptr<Responder>& responder, boo
 
   TextJobContext ctx{cache_.get(), metrics_, "ner", ner_->model_id, o.group,
                      req.received + opts_.deadline, responder->cancelled(), draining_};
-  struct Collected {
-    std::vector<json> items;
-    std::vector<bool> cached;
-  };
-  auto got = std::make_shared<Collected>();
-  got->items.resize(in.texts.size());
-  got->cached.resize(in.texts.size());
   const auto received = req.received;
   auto texts = std::make_shared<std::vector<std::string>>(in.texts);
-  run_texts<NerBatcher>(
+  run_texts_collected<NerBatcher>(
       *ner_batcher_, ctx, o.opts, in.texts, ner_result_json,
-      [got](size_t i, json&& item, bool cached) {
-        got->items[i] = std::move(item);
-        got->cached[i] = cached;
-      },
-      [got, texts, responder, received, unit = o.unit, single = in.single](int status, const std::string& code,
-                                                                          const std::string& message) {
+      [texts, responder, received, unit = o.unit, single = in.single](
+          int status, const std::string& code, const std::string& message, CollectedResults& got) {
         if (status != 200) return responder->send(api_error_response(ApiError(status, code, message)));
         json results = json::array();
-        for (size_t i = 0; i < got->items.size(); ++i) {
-          json& item = got->items[i];
+        for (size_t i = 0; i < got.items.size(); ++i) {
+          json& item = got.items[i];
           if (item.contains("error")) {
             if (single) {
               const json& err = item["error"];
@@ -103,7 +92,7 @@ void Api::ner(HttpRequest& req, const std::shared_ptr<Responder>& responder, boo
           std::optional<OffsetMap> map;
           if (unit != OffsetUnit::kCodePoint) map.emplace(decode_utf8((*texts)[i]));
           results.push_back({{"entities", convert_entities(item["entities"], map ? &*map : nullptr, unit, 0)},
-                             {"cached", static_cast<bool>(got->cached[i])}});
+                             {"cached", static_cast<bool>(got.cached[i])}});
         }
         json out = {{"results", results}};
         if (single) out["entities"] = results[0]["entities"];

@@ -125,4 +125,32 @@ void run_texts(B& batcher, const TextJobContext& ctx, const typename B::OptionsT
   st->finish_one();
 }
 
+// Every text's result in input order, and whether it came from the cache: what a route that
+// answers once for all its texts has in hand when they are done.
+struct CollectedResults {
+  std::vector<json> items;
+  std::vector<bool> cached;
+};
+using OnAllDone = std::function<void(int status, const std::string& code, const std::string& message,
+                                     CollectedResults& got)>;
+
+// run_texts, collecting the items (on_done as run_texts's, plus the collected results).
+template <class B>
+void run_texts_collected(B& batcher, const TextJobContext& ctx, const typename B::OptionsType& options,
+                         const std::vector<std::string>& texts,
+                         std::function<json(const typename B::ResultType&)> to_json, OnAllDone on_done) {
+  auto got = std::make_shared<CollectedResults>();
+  got->items.resize(texts.size());
+  got->cached.resize(texts.size());
+  run_texts<B>(
+      batcher, ctx, options, texts, std::move(to_json),
+      [got](size_t i, json&& item, bool cached) {
+        got->items[i] = std::move(item);
+        got->cached[i] = cached;
+      },
+      [got, on_done = std::move(on_done)](int status, const std::string& code, const std::string& message) {
+        on_done(status, code, message, *got);
+      });
+}
+
 }  // namespace tanzhen::server
