@@ -59,16 +59,11 @@ void Api::fill_mask(HttpRequest& req, const std::shared_ptr<Responder>& responde
   const bool single = in.single;
   run_texts_collected<FillMaskBatcher>(
       *fill_mask_batcher_, ctx, options, in.texts, to_json,
-      [=](int status, const std::string& code, const std::string& message, CollectedResults& got) {
-        if (status != 200) return responder->send(api_error_response(ApiError(status, code, message)));
+      responder, single, [=](CollectedResults& got) {
         json results = json::array();
         for (size_t i = 0; i < got.items.size(); ++i) {
           json& item = got.items[i];
           if (item.contains("error")) {
-            if (single) {
-              const json& err = item["error"];
-              return responder->send(error_response(400, err.value("code", "invalid_text"), err.value("message", "")));
-            }
             results.push_back(std::move(item));
             continue;
           }

@@ -74,18 +74,11 @@ void Api::ner(HttpRequest& req, const std::shared_ptr<Responder>& responder, boo
   auto texts = std::make_shared<std::vector<std::string>>(in.texts);
   run_texts_collected<NerBatcher>(
       *ner_batcher_, ctx, o.opts, in.texts, ner_result_json,
-      [texts, responder, received, unit = o.unit, single = in.single](
-          int status, const std::string& code, const std::string& message, CollectedResults& got) {
-        if (status != 200) return responder->send(api_error_response(ApiError(status, code, message)));
+      responder, in.single, [texts, responder, received, unit = o.unit, single = in.single](CollectedResults& got) {
         json results = json::array();
         for (size_t i = 0; i < got.items.size(); ++i) {
           json& item = got.items[i];
           if (item.contains("error")) {
-            if (single) {
-              const json& err = item["error"];
-              return responder->send(error_response(400, err.value("code", "invalid_text"),
-                                                     err.value("message", "")));
-            }
             results.push_back(std::move(item));
             continue;
           }

@@ -131,14 +131,17 @@ struct CollectedResults {
   std::vector<json> items;
   std::vector<bool> cached;
 };
-using OnAllDone = std::function<void(int status, const std::string& code, const std::string& message,
-                                     CollectedResults& got)>;
 
-// run_texts, collecting the items (on_done as run_texts's, plus the collected results).
+// run_texts for a route that answers once, when every text is done. The failures are answered
+// here, in one way for both routes: a failed request with its error; a single-text request
+// whose text failed with 400 and that text's error. Otherwise on_ok builds the answer; in a
+// multi-text request a failed text's item is still its {"error": ...} object.
 template <class B>
 void run_texts_collected(B& batcher, const TextJobContext& ctx, const typename B::OptionsType& options,
                          const std::vector<std::string>& texts,
-                         std::function<json(const typename B::ResultType&)> to_json, OnAllDone on_done) {
+                         std::function<json(const typename B::ResultType&)> to_json,
+                         std::shared_ptr<Responder> responder, bool single,
+                         std::function<void(CollectedResults& got)> on_ok) {
   auto got = std::make_shared<CollectedResults>();
   got->items.resize(texts.size());
   got->cached.resize(texts.size());
@@ -148,8 +151,14 @@ void run_texts_collected(B& batcher, const TextJobContext& ctx, const typename B
         got->items[i] = std::move(item);
         got->cached[i] = cached;
       },
-      [got, on_done = std::move(on_done)](int status, const std::string& code, const std::string& message) {
-        on_done(status, code, message, *got);
+      [got, responder = std::move(responder), single, on_ok = std::move(on_ok)](
+          int status, const std::string& code, const std::string& message) {
+        if (status != 200) return responder->send(api_error_response(ApiError(status, code, message)));
+        if (single && got->items[0].contains("error")) {
+          const json& err = got->items[0]["error"];
+          return responder->send(error_response(400, err.value("code", "invalid_text"), err.value("message", "")));
+        }
+        on_ok(*got);
       });
 }
 
