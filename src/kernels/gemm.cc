@@ -14,9 +14,6 @@ using dt = memory::data_type;
 using tag = memory::format_tag;
 
 namespace {
-// Row count used to ask oneDNN for its preferred weight layout. The layout depends on the
-// weight shape only (checked: identical for M = 1..2000), so any M will do.
-constexpr int64_t kLayoutProbeRows = 128;
 
 // The packed weights as avx512::PanelWeights when the panel kernel may run on them; else
 // data = null.

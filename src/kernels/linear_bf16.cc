@@ -13,9 +13,6 @@ using dnnl::memory;
 using dt = memory::data_type;
 using tag = memory::format_tag;
 
-// Any row count gives the same packed weight layout (as for PackedLinear).
-constexpr int64_t kLayoutProbeRows = 128;
-
 class Bf16Linear final : public Linear::Impl {
  public:
   Bf16Linear(const dnnl::engine& engine, GemmCache* cache, const uint16_t* weight,

@@ -28,8 +28,6 @@ using dnnl::memory;
 using dt = memory::data_type;
 using tag = memory::format_tag;
 
-constexpr int64_t kLayoutProbeRows = 128;
-
 class Int8Linear final : public Linear::Impl {
  public:
   Int8Linear(const dnnl::engine& engine, GemmCache* cache, const int8_t* weight,

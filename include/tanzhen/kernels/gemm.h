@@ -75,6 +75,9 @@ class PackedLinear {
 };
 
 // What every packed linear layer (F32, BF16, INT8) does once at load:
+// kLayoutProbeRows, the row count used to ask oneDNN for its preferred weight layout (the
+// layout depends on the weight shape only; checked: identical for M = 1..2000, so any M will do);
+inline constexpr int64_t kLayoutProbeRows = 128;
 // base_attr() plus the exact-GELU post-op when act is kGelu;
 dnnl::primitive_attr activation_attr(Activation act);
 // a new memory in the `packed` layout (the weights_desc() a matmul asked for) holding PyTorch's
