@@ -26,6 +26,7 @@
 #include "tanzhen/kernels/gemm.h"
 #include "tanzhen/kernels/linear.h"
 #include "tanzhen/kernels/linear_quant.h"
+#include "tanzhen/kernels/ops.h"
 #include "tanzhen/kernels/threads.h"
 
 namespace tanzhen::kernels {
@@ -166,6 +167,10 @@ TANZHEN_AVX512 void gelu_all(const float* x, size_t n, float* y) {
 }
 
 void GeluErf(benchmark::State& state) {
+  if (!cpu_has_avx512()) {
+    state.SkipWithError("no AVX-512 on this CPU");
+    return;
+  }
   const std::vector<float> x = normal(1 << 16, static_cast<float>(state.range(0)), 5);
   std::vector<float> y(x.size());
   for (auto _ : state) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "tanzhen/kernels/gemm.h"
+#include "tanzhen/kernels/linear.h"
 #include "tanzhen/kernels/ops.h"
 
 namespace tanzhen::kernels {
@@ -31,16 +32,21 @@ constexpr int kFusedMaxLen = 64;
 }  // namespace
 
 MultiHeadAttention::MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim,
-                                       bool bf16_operands)
+                                       bool bf16_requested)
+    : MultiHeadAttention(engine, heads, head_dim, Operands{bf16_requested && bf16_gemm_supported()}) {}
+
+// bf16 operands only where oneDNN can multiply them (see bf16_gemm_supported).
+MultiHeadAttention::MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim,
+                                       Operands operands)
     : engine_(engine),
       heads_(heads),
       head_dim_(head_dim),
       hidden_(heads * head_dim),
       fused_max_len_(!fused_attention_supported(head_dim) ? 0
-                     : bf16_operands                     ? kFusedMaxLen
+                     : operands.bf16                     ? kFusedMaxLen
                                                          : std::numeric_limits<int>::max()),
-      fused_bf16_(bf16_operands && fused_attention_bf16_supported(head_dim)),
-      operand_type_(bf16_operands ? dt::bf16 : dt::f32),
+      fused_bf16_(operands.bf16 && fused_attention_bf16_supported(head_dim)),
+      operand_type_(operands.bf16 ? dt::bf16 : dt::f32),
       cache_(kCacheCapacity) {}
 
 // The sequence's QKV rows as [3 x heads x L x dh]: part p, head h, token t, dim d lives at

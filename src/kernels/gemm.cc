@@ -35,6 +35,8 @@ bool panel_gemms_enabled() {
   return enabled;
 }
 
+bool f32_linear_batch_invariant() { return panel_gemms_enabled() && cpu_has_avx512(); }
+
 bool is_panel_layout(const memory::desc& packed, bool groups_of_4) {
   const dnnl_memory_desc_t& d = packed.data;
   const auto& b = d.format_desc.blocking;

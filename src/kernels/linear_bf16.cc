@@ -86,10 +86,30 @@ class Bf16Linear final : public Linear::Impl {
 
 }  // namespace
 
+bool bf16_gemm_supported() {
+  static const bool ok = [] {
+    try {
+      const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+      const memory::desc x({1, 16}, dt::bf16, tag::ab), w({16, 16}, dt::bf16, tag::any),
+          y({1, 16}, dt::f32, tag::ab);
+      dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, w, y), engine);
+      return true;
+    } catch (const dnnl::error&) {
+      return false;  // oneDNN has no implementation for this CPU
+    }
+  }();
+  return ok;
+}
+
 std::shared_ptr<const Linear::Impl> make_bf16_linear(const dnnl::engine& engine, GemmCache* cache,
                                                      const uint16_t* weight, const float* bias,
                                                      int out, int in, Activation act) {
   if (out <= 0 || in <= 0) fail("internal", "linear layer with an empty shape");
+  if (!bf16_gemm_supported()) {
+    fail("unsupported_dtype",
+         "bf16 needs a CPU with AVX-512 (oneDNN has no bf16 matrix multiply for this one); use "
+         "--dtype fp32 or int8, with a checkpoint that was not quantized to bf16");
+  }
   return std::make_shared<Bf16Linear>(engine, cache, weight, bias, out, in, act);
 }
 

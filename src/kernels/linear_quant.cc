@@ -104,18 +104,27 @@ void row_min_max(const float* x, int n, float* lo_out, float* hi_out) {
 
 }  // namespace
 
+float activation_code_max() {
+  // VNNI (vpdpbusd) adds the four u8 x s8 products of a group in 32 bits: exact for any u8.
+  // Without it oneDNN's int8 kernels add pairs of products into a saturating int16
+  // (vpmaddubsw): 255 * 127 * 2 = 64,770 overflows it, 127 * 127 * 2 = 32,258 does not.
+  static const float m = __builtin_cpu_supports("avx512vnni") ? 255.f : 127.f;
+  return m;
+}
+
 void quantize_row_u8(const float* x, int n, uint8_t* q, float* scale, int32_t* zero_point) {
   float lo, hi;
   row_min_max(x, n, &lo, &hi);
-  const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
-  const int32_t zp = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / s), 0.f, 255.f));
+  const float top = activation_code_max();
+  const float s = hi > lo ? (hi - lo) / top : 1.f;
+  const int32_t zp = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / s), 0.f, top));
   *scale = s;
   *zero_point = zp;
   const float inv = 1.f / s, zpf = static_cast<float>(zp);
   int i = 0;
 #ifdef TANZHEN_LINEAR_AVX512
   const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(zpf);
-  const __m512 vmin = _mm512_setzero_ps(), vmax = _mm512_set1_ps(255.f);
+  const __m512 vmin = _mm512_setzero_ps(), vmax = _mm512_set1_ps(top);
   for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), vinv, vzp);
     v = _mm512_min_ps(_mm512_max_ps(v, vmin), vmax);
@@ -124,7 +133,7 @@ void quantize_row_u8(const float* x, int n, uint8_t* q, float* scale, int32_t* z
   }
 #endif
   for (; i < n; ++i) {
-    const float v = std::clamp(std::fmaf(x[i], inv, zpf), 0.f, 255.f);
+    const float v = std::clamp(std::fmaf(x[i], inv, zpf), 0.f, top);
     q[i] = static_cast<uint8_t>(std::nearbyint(v));
   }
 }

@@ -183,6 +183,7 @@ TEST(Attention, SequencesGoToTheFusedKernels) {
   const MultiHeadAttention bf16(engine, 12, 64, true);
   EXPECT_EQ(bf16.runs_fused(32), fused);
   EXPECT_EQ(bf16.runs_fused(302), fused_attention_bf16_supported(64));
+  if (!fused_attention_bf16_supported(64)) return;  // the split below needs both kernels
   MultiHeadAttention::FusedBatch batch;
   bf16.add_fused(batch, {32, nullptr, nullptr});
   bf16.add_fused(batch, {302, nullptr, nullptr});

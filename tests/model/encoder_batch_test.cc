@@ -8,6 +8,7 @@
 
 #include "encoder_reference.h"
 #include "tanzhen/error.h"
+#include "tanzhen/kernels/gemm.h"
 #include "tanzhen/model/bert.h"
 #include "tanzhen/model/checkpoint.h"
 #include "test_paths.h"
@@ -20,6 +21,9 @@ using testing::max_abs_diff;
 using testing::read_reference;
 
 constexpr double kBatchTolerance = 1e-5;
+// Vocabulary logits (|logit| up to ~20) where oneDNN's kernels run the encoder's GEMMs (CPUs
+// without AVX-512, see f32_linear_batch_invariant): the project's FP32 logit tolerance.
+constexpr double kVocabTolerance = 1e-4;
 
 class EncoderBatch : public ::testing::Test {
  protected:
@@ -103,7 +107,7 @@ TEST_F(EncoderBatch, MlmBatchedEqualsSingle) {
     d = std::max(d, max_abs_diff(single[0], batched[i]));
   }
   std::cout << "[encoder batch] mlm_logits batched vs single: max |delta| = " << d << std::endl;
-  EXPECT_LE(d, kBatchTolerance);
+  EXPECT_LE(d, kernels::f32_linear_batch_invariant() ? kBatchTolerance : kVocabTolerance);
 }
 
 TEST_F(EncoderBatch, ConcurrentCallersAgreeWithSerial) {

@@ -42,6 +42,8 @@ namespace tanzhen::kernels {
 
 class MultiHeadAttention {
  public:
+  // bf16_operands: Q, K, V and the probabilities in bf16 (F32 accumulation), for the
+  // reduced-precision encoders; ignored (F32 operands) where oneDNN has no bf16 matmul.
   MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim,
                      bool bf16_operands = false);
 
@@ -90,6 +92,11 @@ class MultiHeadAttention {
   void run_fused(const FusedBatch& batch) const;
 
  private:
+  struct Operands {
+    bool bf16;
+  };
+  MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim, Operands operands);
+
   std::shared_ptr<const Primitives> primitives(int len) const;
   dnnl::memory::desc qkv_rows_desc(int len) const;
   dnnl::memory::desc qkv_dense_desc(int len) const;

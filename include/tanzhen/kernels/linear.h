@@ -78,6 +78,11 @@ class Linear::Impl {
                    const dnnl::memory& dst, const dnnl::memory& scratch) const = 0;
 };
 
+// True when oneDNN has a bf16 matmul for the running CPU (AVX-512 ones; not AVX2-only ones),
+// checked once. Without it Linear::bf16 throws Error("unsupported_dtype") and the attention of
+// reduced-precision models keeps F32 operands.
+bool bf16_gemm_supported();
+
 // Makers of the reduced-precision implementations (linear_bf16.cc, linear_int8.cc).
 std::shared_ptr<const Linear::Impl> make_bf16_linear(const dnnl::engine& engine, GemmCache* cache,
                                                      const uint16_t* weight, const float* bias,

@@ -33,10 +33,13 @@ std::vector<uint16_t> to_bf16(const float* x, size_t n);
 std::vector<float> bf16_to_f32(const uint16_t* x, size_t n);
 
 // Activation quantization, per row (token): row r ≈ scale[r] * (q[r, :] - zero_point[r]),
-// q in [0, 255]; the range always contains 0 so that zero (the GEMMs' padding rows) is exact.
+// q in [0, activation_code_max()]; the range always contains 0 so that zero (the GEMMs' padding rows) is exact.
 // Per row rather than per tensor: one pass over a row that is in L1 (a per-tensor range needs
 // a pass over the whole tensor first), it fuses into the epilogue of the layer before
 // (dequantize_s32_to_u8), and a token with large activations no longer coarsens the others.
+// 255 on CPUs with AVX512-VNNI; 127 (7 bits) elsewhere, where oneDNN's u8 x s8 kernels would
+// saturate on larger codes.
+float activation_code_max();
 void quantize_row_u8(const float* x, int n, uint8_t* q, float* scale, int32_t* zero_point);
 void quantize_rows_u8(const float* x, int64_t rows, int cols, uint8_t* q, float* scale,
                       int32_t* zero_point);

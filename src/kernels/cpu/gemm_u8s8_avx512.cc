@@ -58,10 +58,10 @@ TANZHEN_AVX512_VNNI inline void store_row(const TileOut& o, int i, __m512i c0, _
 #define TZ_ROW_INIT(i)                                                      \
   if (i < MR) {                                                             \
     const int32_t* yi = reinterpret_cast<const int32_t*>(o.y + i * o.ldy); \
-    c##i##0 = init(yi, 0);                                                  \
-    c##i##1 = init(yi, 1);                                                  \
-    c##i##2 = init(yi, 2);                                                  \
-    c##i##3 = init(yi, 3);                                                  \
+    c##i##0 = init_acc(o, yi, 0);                                           \
+    c##i##1 = init_acc(o, yi, 1);                                           \
+    c##i##2 = init_acc(o, yi, 2);                                           \
+    c##i##3 = init_acc(o, yi, 3);                                           \
   }
 #define TZ_ROW_STEP(i)                                                     \
   if (i < MR) {                                                            \
@@ -76,13 +76,17 @@ TANZHEN_AVX512_VNNI inline void store_row(const TileOut& o, int i, __m512i c0, _
 #define TZ_ROW_STORE(i) \
   if (i < MR) store_row(o, i, c##i##0, c##i##1, c##i##2, c##i##3);
 
+// Accumulator j of a row: zero for the first K block, else the partial sums stored so far.
+// A function, not a lambda in tile(): GCC does not give lambdas their enclosing function's
+// target attribute, so AVX-512 intrinsics in one fail to compile without -mavx512f.
+TANZHEN_AVX512_VNNI inline __m512i init_acc(const TileOut& o, const int32_t* yi, int j) {
+  return o.first_block ? _mm512_setzero_si512()
+                       : _mm512_maskz_loadu_epi32(o.mask[j], yi + j * kLanes);
+}
+
 template <int MR>
 TANZHEN_AVX512_VNNI void tile(const uint8_t* x, int64_t ldx, const int8_t* w, int kc,
                               const TileOut& o, Prefetch& pf) {
-  const auto init = [&](const int32_t* yi, int j) {
-    return o.first_block ? _mm512_setzero_si512()
-                         : _mm512_maskz_loadu_epi32(o.mask[j], yi + j * kLanes);
-  };
   TZ_ROW_DECL(0) TZ_ROW_DECL(1) TZ_ROW_DECL(2) TZ_ROW_DECL(3) TZ_ROW_DECL(4) TZ_ROW_DECL(5)
   TZ_ROW_INIT(0) TZ_ROW_INIT(1) TZ_ROW_INIT(2) TZ_ROW_INIT(3) TZ_ROW_INIT(4) TZ_ROW_INIT(5)
   for (int k = 0; k < kc; k += 4) {
