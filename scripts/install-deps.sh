@@ -21,7 +21,9 @@ PKGS=(
   chromium nodejs        # web UI browser test (playwright-core from npm drives Debian's chromium)
   fonts-wqy-microhei     # a CJK font, so that the browser test's screenshots show Chinese text
 )
-if [ "${1:-}" = "--training" ]; then PKGS+=(python3-torch python3-numpy); fi
+# libopenblas0-pthread: without it PyTorch's F32 matmuls run on the reference BLAS (libblas3),
+# ~100x slower.
+if [ "${1:-}" = "--training" ]; then PKGS+=(python3-torch python3-numpy libopenblas0-pthread); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert_model import BertConfig, BertForTokenClassification  # noqa: E402
 from ner_data import decode_entities, labels_for, load_split, score, token_tags  # noqa: E402
 from zh_tokenizer import ZhTokenizer  # noqa: E402
+from cpu_features import resolve_bf16  # noqa: E402
 import pause  # noqa: E402
 
 MAX_TOKENS = 254   # + [CLS] + [SEP]; MSRA pieces are <= 100 characters
@@ -49,7 +50,9 @@ def parse_args():
     p.add_argument("--warmup-frac", type=float, default=0.05)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--bf16", type=int, default=1)
+    p.add_argument("--bf16", type=int, default=-1,
+                   help="bf16 autocast: 1 on, 0 off, -1 (default) on where the CPU has native bf16 "
+                        "(AVX512-BF16, AMX; ~3x faster than F32 there) or on CUDA, else off")
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--keep-epochs", type=int, default=0,
                    help="also keep the weights after each of the last N dev evaluations "
@@ -57,7 +60,9 @@ def parse_args():
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--limit-train", type=int, default=0, help="debug: use only N sentences")
     p.add_argument("--seed", type=int, default=42)
-    return p.parse_args()
+    a = p.parse_args()
+    a.bf16 = resolve_bf16(a.bf16, a.device)
+    return a
 
 
 def keep_epoch_weights(a, step, model, cfg, labels):

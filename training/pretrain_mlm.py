@@ -17,6 +17,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
 from corpus import Packer, load_sources  # noqa: E402
+from cpu_features import resolve_bf16  # noqa: E402
 import pause  # noqa: E402
 from zh_tokenizer import ZhTokenizer  # noqa: E402
 
@@ -47,7 +48,9 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--mask-prob", type=float, default=0.15)
-    p.add_argument("--bf16", type=int, default=1, help="bf16 autocast (AMX on this CPU: ~3x)")
+    p.add_argument("--bf16", type=int, default=-1,
+                   help="bf16 autocast: 1 on, 0 off, -1 (default) on where the CPU has native bf16 "
+                        "(AVX512-BF16, AMX; ~3x faster than F32 there) or on CUDA, else off")
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--seed", type=int, default=1234)
@@ -64,7 +67,9 @@ def parse_args():
                                           "(bert.*) from this checkpoint instead, e.g. the NER "
                                           "fine-tuning's, whose attention has learnt to look at "
                                           "neighbouring characters (see training/README.md)")
-    return p.parse_args()
+    a = p.parse_args()
+    a.bf16 = resolve_bf16(a.bf16, a.device)
+    return a
 
 
 def sinusoidal_positions(n, d, row_norm):

@@ -3,7 +3,9 @@ run's own records (checkpoints, log.csv, dev_scores.jsonl, the fill-mask evaluat
 the cards quote measured numbers only.
 
   write_model_cards.py --eval-json training/runs/ner_eval.json --mlm-eval-json training/runs/mlm_eval.json
-(the run folders default to the recipe's: run_recipe.sh)
+(the run folders default to the recipe's: run_recipe.sh). A run whose folder is gone (a fresh
+clone) is read from training/records/<run>/ (save_records.py); the earliest masked-LM stages
+there hold only the summary their session-7 card gave (first/last loss, steps, minutes).
 """
 import argparse
 import csv
@@ -31,14 +33,60 @@ def command_line(script, run_dir, args, keys):
     return " ".join(parts)
 
 
+RECORDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "records")
+
+
+def find_records(run):
+    """The run's folder while its own checkpoint is there (not one that import_hf.py rebuilt
+    from an exported model), else its committed records folder, else None."""
+    if os.path.exists(os.path.join(run, "checkpoint.pt")) and \
+            not os.path.exists(os.path.join(run, "IMPORTED")):
+        return run
+    rec = os.path.join(RECORDS, os.path.basename(os.path.normpath(run)))
+    return rec if os.path.exists(os.path.join(rec, "info.json")) else None
+
+
+def record_dir(run):
+    d = find_records(run)
+    if d is None:
+        raise SystemExit(f"{run}: no checkpoint of its own and no records (save_records.py)")
+    return d
+
+
+def run_info(run):
+    """The run's checkpoint fields that the cards quote (step, train_seconds, args, config, ...)."""
+    d = record_dir(run)
+    if d != run:
+        with open(os.path.join(d, "info.json")) as f:
+            return json.load(f)
+    ck = torch.load(os.path.join(run, "checkpoint.pt"), map_location="cpu")
+    return {k: v for k, v in ck.items() if k not in ("model", "optimizer", "data")}
+
+
 def read_log(path):
     with open(path) as f:
         return list(csv.DictReader(f))
 
 
+def run_log(run, info):
+    """log.csv rows up to the checkpoint (rows logged after it, by a run stopped between
+    checkpoints, are not in the model); [] where only a summary was kept."""
+    path = os.path.join(record_dir(run), "log.csv")
+    if not os.path.exists(path):
+        return []
+    return [r for r in read_log(path) if int(r["step"]) <= info["step"]]
+
+
+def loss_span(info, log):
+    """First and last logged training loss, from the log or the kept summary."""
+    if log:
+        return log[0]["loss"], log[-1]["loss"]
+    return info["summary"]["first_loss"], info["summary"]["last_loss"]
+
+
 def dev_scores(run):
     """A fine-tuning run's dev evaluations, one per epoch (dev_scores.jsonl)."""
-    with open(os.path.join(run, "dev_scores.jsonl")) as f:
+    with open(os.path.join(record_dir(run), "dev_scores.jsonl")) as f:
         return [json.loads(line) for line in f]
 
 
@@ -87,28 +135,27 @@ def main():
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
+    p.add_argument("--cards", default="mlm,ner", help="which cards to write: mlm, ner or both")
     p.add_argument("--eval-json", help="tanzhen eval --json output of the exported NER model on the dev split")
     p.add_argument("--mlm-eval-json", help="tanzhen eval --task fill-mask --json output of the exported MLM")
     a = p.parse_args()
 
-    mck = torch.load(os.path.join(a.mlm_run, "checkpoint.pt"), map_location="cpu")
-    # rows logged after the checkpoint (a run stopped between checkpoints) are not in the model
-    mlog = [r for r in read_log(os.path.join(a.mlm_run, "log.csv")) if int(r["step"]) <= mck["step"]]
+    mck = run_info(a.mlm_run)
+    mlog = run_log(a.mlm_run, mck)
     vals = [r for r in mlog if r["val_loss"]]
     fm = json.load(open(a.fill_mask))
     cfg = mck["config"]
     tokens = mck["step"] * mck["args"]["batch"] * mck["args"]["seq_len"]
-    s1 = torch.load(os.path.join(a.mlm_stage1, "checkpoint.pt"), map_location="cpu")
-    s1_log = [r for r in read_log(os.path.join(a.mlm_stage1, "log.csv")) if int(r["step"]) <= s1["step"]]
+    s1 = run_info(a.mlm_stage1)
+    s1_loss = loss_span(s1, run_log(a.mlm_stage1, s1))
     s1_tokens = s1["step"] * 4096   # every phase of stage mlm1 ran 4,096 tokens a step
     earlier = []
     for run in filter(None, a.mlm_earlier.split(",")):
-        ck = torch.load(os.path.join(run, "checkpoint.pt"), map_location="cpu")
-        log = [r for r in read_log(os.path.join(run, "log.csv")) if int(r["step"]) <= ck["step"]]
+        ck = run_info(run)
+        first, last = loss_span(ck, run_log(run, ck))
         earlier.append({"run": run, "step": ck["step"], "minutes": ck["train_seconds"] / 60,
                         "tokens": ck["step"] * ck["args"]["batch"] * ck["args"]["seq_len"],
-                        "first": log[0]["loss"], "last": log[-1]["loss"], "args": ck["args"]})
-        del ck
+                        "first": first, "last": last, "args": ck["args"]})
     total_tokens = tokens + s1_tokens + sum(e["tokens"] for e in earlier)
     earlier_text = "".join(
         f" Stage {e['run'].rsplit('/', 1)[-1]}: {e['step']} steps of {e['args']['batch']} x "
@@ -156,8 +203,8 @@ including the switch to sinusoidal position embeddings, is in training/README.md
 training/run_recipe.sh)
 
 Stages (training/README.md): (1) masked-LM warm-up, {s1['step']} steps of 4,096 tokens
-({s1_tokens / 1e6:.1f} M tokens, {s1['train_seconds'] / 60:.0f} minutes; loss {s1_log[0]['loss']} ->
-{s1_log[-1]['loss']}, still on the character-frequency plateau); (2) NER fine-tuning of that
+({s1_tokens / 1e6:.1f} M tokens, {s1['train_seconds'] / 60:.0f} minutes; loss {s1_loss[0]} ->
+{s1_loss[1]}, still on the character-frequency plateau); (2) NER fine-tuning of that
 encoder on MSRA (recipe stage ner); (3) masked LM again from the NER-tuned encoder and
 stage 1's prediction head (stage mlm2); then masked LM continued with a fresh learning-rate
 cycle each ({continued}), the last being the run this card's recipe line shows.{earlier_text}
@@ -201,7 +248,10 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
     with open(os.path.join(a.mlm_out, "MODEL_CARD.md"), "w") as f:
         f.write(mlm_card)
 
-    nck = torch.load(os.path.join(a.ner_run, "checkpoint.pt"), map_location="cpu")
+    if "ner" not in a.cards.split(","):
+        print("wrote the masked-LM card")
+        return
+    nck = run_info(a.ner_run)
     scores = dev_scores(a.ner_run)
     nargs = nck["args"]
     crf = nck.get("head") == "crf"
@@ -211,7 +261,7 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
     pre_run = os.path.dirname(nargs["pretrained"])
     if nargs.get("init_from"):
         s1_dir = os.path.dirname(nargs["init_from"])
-        s1ck = torch.load(nargs["init_from"], map_location="cpu")
+        s1ck = run_info(s1_dir)
         s1_scores = dev_scores(s1_dir)
         s1_args = s1ck["args"]
         added_crf = "CRF added, its transitions starting at zero, i.e. at stage 1's own decisions; "
@@ -221,7 +271,6 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
                   f"dev F1 {s1_scores[-1]['dev']['overall']['f1']}. Stage 2, this model, continues from it "
                   f"({added_crf if crf and s1ck.get('head') != 'crf' else ''}fresh learning-rate cycle).\n")
         epochs_total = f"{s1_scores[-1]['epoch']} + {scores[-1]['epoch']}"
-        del s1ck
         origin = f"the NER run `{s1_dir}`, itself fine-tuned from the masked-LM checkpoint `{pre_run}` (step {nck['pretrained_step']})"
     else:
         epochs_total = f"{scores[-1]['epoch']}"
@@ -239,7 +288,9 @@ Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
     recipe.append(command_line("finetune_ner.py", a.ner_run, nargs, (["init_from"] if nargs.get("init_from") else ["pretrained"]) + ["head", "threads", "seed", "time_budget_min", "epochs", "lr", "batch", "warmup_frac"]))
     compare = ""
     crf_run, softmax_run = (a.head_compare.split(",") + ["", ""])[:2]
-    if crf_run and softmax_run and os.path.exists(os.path.join(softmax_run, "dev_scores.jsonl")):
+    if crf_run and softmax_run and all(
+            find_records(d) and os.path.exists(os.path.join(find_records(d), "dev_scores.jsonl"))
+            for d in (crf_run, softmax_run)):
         other = {round(x["epoch"], 2): x["dev"] for x in dev_scores(softmax_run)}
         mine = {round(x["epoch"], 2): x["dev"] for x in dev_scores(crf_run)}
         both = [e for e in sorted(other) if e in mine and float(e).is_integer()]
@@ -255,9 +306,10 @@ Dev F1:
 {table}
 """
     previous = ""
-    if a.ner_earlier and os.path.exists(os.path.join(a.ner_earlier, "dev_scores.jsonl")):
+    if a.ner_earlier and find_records(a.ner_earlier) and \
+            os.path.exists(os.path.join(find_records(a.ner_earlier), "dev_scores.jsonl")):
         e_scores = dev_scores(a.ner_earlier)
-        e_args = torch.load(os.path.join(a.ner_earlier, "checkpoint.pt"), map_location="cpu")["args"]
+        e_args = run_info(a.ner_earlier)["args"]
         e_from = os.path.dirname(e_args.get("init_from") or e_args["pretrained"])
         previous = (f"\nThe previous default model (`{a.ner_earlier}`, fine-tuned from `{e_from}`, a "
                    f"shorter encoder lineage) ended at dev F1 {e_scores[-1]['dev']['overall']['f1']} after "
@@ -268,7 +320,7 @@ Dev F1:
     rows = "\n".join(f"| {t} | {final[t]['precision']} | {final[t]['recall']} | {final[t]['f1']} | "
                      f"{final[t]['gold']} |" for t in ("overall", "PER", "LOC", "ORG"))
     curve = ", ".join(f"epoch {s['epoch']}: F1 {s['dev']['overall']['f1']}" for s in scores)
-    nlog = read_log(os.path.join(a.ner_run, "log.csv"))
+    nlog = run_log(a.ner_run, nck)
     tanzhen_eval = ""
     if a.eval_json:
         ev = json.load(open(a.eval_json))
