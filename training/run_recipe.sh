@@ -8,10 +8,15 @@
 # Stages ner2 and mlm3 ran side by side, one core each (their --threads 1), and so did ner3 and
 # mlm4, and ner4 and mlm5; run them as
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
+# On a fresh clone (training/runs/ is not in git) a new stage can start from the shipped models
+# instead of rerunning stages mlm1..mlm7: STAGES="import mlm8" sh training/run_recipe.sh
 set -e
 cd "$(dirname "$0")/.." || exit 1
 STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 export"}
 PY=/usr/bin/python3
+# The masked-LM stage that models/zh-mlm-small was exported from (stage import rebuilds its
+# checkpoint from that folder).
+SHIPPED_MLM=mlm7
 
 # NER fine-tuned afresh (CRF head) on both cores from masked-LM run $2's encoder, into run $1
 # (the settings of stages ner5 and ner6).
@@ -19,16 +24,25 @@ ner_from() {
   OUT=training/runs/$1 sh training/run_finetune.sh --pretrained training/runs/$2/checkpoint.pt \
     --head crf --threads 2 --seed 17 --time-budget-min 106 --epochs 40 --lr 5e-4 --batch 64 --warmup-frac 0.02 \
     --keep-epochs 4
+  $PY training/save_records.py training/runs/$1
 }
 # Masked LM continued from run $2 with a fresh learning-rate cycle (lr 3e-4, 50 warm-up steps,
 # 16 x 256 tokens a step) into run $1: seed $3, budget $4 minutes, $5 threads.
 mlm_continue() {
   OUT=training/runs/$1 sh training/run_pretrain.sh --init-from training/runs/$2/checkpoint.pt \
     --seed "$3" --lr 3e-4 --warmup 50 --time-budget-min "$4" --batch 16 --seq-len 256 --threads "$5"
+  $PY training/save_records.py training/runs/$1
 }
 
 for stage in $STAGES; do
   case $stage in
+  import)
+    # The shipped masked-LM model back as stage $SHIPPED_MLM's checkpoint (F16-rounded weights,
+    # positions cut to 256, no optimizer state: training/import_hf.py), for the stages that
+    # start from it; its run's records are in training/records/$SHIPPED_MLM.
+    [ -e training/runs/$SHIPPED_MLM/checkpoint.pt ] || $PY training/import_hf.py \
+      --model models/zh-mlm-small --out training/runs/$SHIPPED_MLM/checkpoint.pt
+    ;;
   mlm1)
     # Masked-LM warm-up of the encoder: 1,400 steps of 4,096 tokens. Steps 0-800 at 256 tokens
     # (BERT's N(0, 0.02) position init), then the position table replaced by sinusoids, then
@@ -121,16 +135,17 @@ for stage in $STAGES; do
     ner_from ner7-mlm7 mlm7
     ;;
   mlm8)
-    # Masked LM continued from stage mlm7 with a fresh learning-rate cycle, on both cores
-    # (started at the end of session 8; not shipped yet, so not in the default STAGES).
-    mlm_continue mlm8 mlm7 808 100 2
+    # Masked LM continued from stage mlm7 with a fresh learning-rate cycle, on both cores. (Run
+    # in session 9 from stage import's mlm7 checkpoint, in F32 (--bf16 auto: that machine's CPU
+    # had no AVX-512); session 8's start of it was lost with its run folder.)
+    mlm_continue mlm8 mlm7 808 85 2
     ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
     # position past that; tanzhen cuts longer texts into 128-token windows, each token labelled
     # from the window where it is most central.
     $PY training/export_hf.py --kind ner --checkpoint training/runs/ner6-mlm6/checkpoint.pt --out models/zh-ner-small --max-positions 128
-    $PY training/export_hf.py --kind mlm --checkpoint training/runs/mlm7/checkpoint.pt --out models/zh-mlm-small --max-positions 256
+    $PY training/export_hf.py --kind mlm --checkpoint training/runs/$SHIPPED_MLM/checkpoint.pt --out models/zh-mlm-small --max-positions 256
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac

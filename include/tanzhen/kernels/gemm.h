@@ -97,7 +97,7 @@ bool panel_gemms_enabled();
 // Whether every row of an F32 linear layer comes out bit-identical whatever the other rows of
 // the call, so that a text gets the same scores alone or in any batch: true where the panel
 // kernel runs (AVX-512). oneDNN's kernels (other CPUs, TANZHEN_GEMM=onednn) may block the sum
-// differently for another row count: scores then differ in the last digits (~1e-7 relative).
+// differently for another row count: scores then differ in the last digits (~1e-6 relative).
 bool f32_linear_batch_invariant();
 
 // A plain row-major [rows x cols] f32 memory over `data` (not owned).
