@@ -1,6 +1,6 @@
 // Compares two JSON entity lists from the CLI or the server: the same entities, and the same
 // scores to the bit where the encoder is batch-invariant (kernels::f32_linear_batch_invariant:
-// AVX-512 CPUs), else to 1e-5 (oneDNN's kernels may sum a text's GEMMs in another order when
+// AVX-512 or AVX2), else to 1e-5 (oneDNN's kernels may sum a text's GEMMs in another order when
 // it runs alone than when it shares a batch).
 #pragma once
 #include <gtest/gtest.h>

@@ -35,7 +35,13 @@ bool panel_gemms_enabled() {
   return enabled;
 }
 
-bool f32_linear_batch_invariant() { return panel_gemms_enabled() && cpu_has_avx512(); }
+bool avx2_f32_panels_active() {
+  return panel_gemms_enabled() && !cpu_has_avx512() && avx2::gemm_f32_panels_supported();
+}
+
+bool f32_linear_batch_invariant() {
+  return panel_gemms_enabled() && (cpu_has_avx512() || avx2_f32_panels_active());
+}
 
 bool is_panel_layout(const memory::desc& packed, bool groups_of_4) {
   const dnnl_memory_desc_t& d = packed.data;
@@ -103,10 +109,17 @@ memory bias_memory(const dnnl::engine& engine, const float* bias, int out) {
 PackedLinear::PackedLinear(const dnnl::engine& engine, GemmCache* cache, const float* weight,
                            const float* bias, int out, int in, Activation act)
     : engine_(engine), cache_(cache), in_(in), out_(out), act_(act), has_bias_(bias != nullptr) {
+  if (has_bias_) bias_ = bias_memory(engine_, bias, out);
+  if (avx2_f32_panels_active()) {
+    weights_ = pack_torch_weights(engine_, weight, out, in, dt::f32,
+                                  memory::desc({in, out}, dt::f32, tag::BA16a16b));
+    avx2_panels_ = {static_cast<const float*>(weights_.get_data_handle()), in, out,
+                    weights_.get_desc().data.padded_dims[0]};
+    return;
+  }
   const memory::desc any({in, out}, dt::f32, tag::any);
   weights_ = pack_torch_weights(engine_, weight, out, in, dt::f32,
                                 make_desc(kLayoutProbeRows, any).weights_desc());
-  if (has_bias_) bias_ = bias_memory(engine_, bias, out);
   panels_ = panel_view(weights_, in, out);
 }
 
@@ -125,7 +138,7 @@ dnnl::matmul::primitive_desc PackedLinear::make_desc(int64_t rows,
 }
 
 std::shared_ptr<const GemmPrimitive> PackedLinear::primitive(int64_t rows) const {
-  if (panels_.data) {  // the panel kernel: no oneDNN primitive, no scratch
+  if (panels_.data || avx2_panels_.data) {  // a panel kernel: no oneDNN primitive, no scratch
     static const auto kNone = std::make_shared<const GemmPrimitive>();
     return kNone;
   }
@@ -138,7 +151,14 @@ std::shared_ptr<const GemmPrimitive> PackedLinear::primitive(int64_t rows) const
 
 void PackedLinear::run(const GemmPrimitive& gemm, const dnnl::stream& stream, const memory& src,
                        const memory& dst, const memory& scratch) const {
-  if (!gemm.prim) {  // primitive() said: the panel kernel
+  if (!gemm.prim && avx2_panels_.data) {  // primitive() said: a panel kernel
+    avx2::gemm_f32_panels(static_cast<const float*>(src.get_data_handle()),
+                          src.get_desc().dims()[0], avx2_panels_,
+                          has_bias_ ? static_cast<const float*>(bias_.get_data_handle()) : nullptr,
+                          act_ == Activation::kGelu, static_cast<float*>(dst.get_data_handle()));
+    return;
+  }
+  if (!gemm.prim) {
     avx512::gemm_f32_panels(static_cast<const float*>(src.get_data_handle()),
                             src.get_desc().dims()[0], panels_,
                             has_bias_ ? static_cast<const float*>(bias_.get_data_handle()) : nullptr,

@@ -150,7 +150,7 @@ float gelu_erf(float x) {
 #ifdef TANZHEN_LINEAR_AVX512
   return _mm512_cvtss_f32(avx512::gelu_erf(_mm512_set1_ps(x)));
 #else
-  using namespace avx512::erf_poly;
+  using namespace erf_poly;
   const float z = std::min(std::max(x * kInvSqrt2, -kClamp), kClamp), u = z * z;
   float p = kP[5], q = kQ[5];
   for (int i = 4; i >= 0; --i) {

@@ -83,9 +83,10 @@ TEST(BenchCli, LowerPrecisionsReportTheirOwnMatmulPeak) {
     const json row = r.lines().at(0);
     EXPECT_EQ(row["dtype"], dtype);
     EXPECT_NEAR(row["gflop_per_call"].get<double>(), 1612800 / 1e9, 1e-15);  // FLOPs do not change
-    if (row.contains("dtype_peak_gflops"))  // present where this CPU has such a oneDNN kernel
+    if (row.contains("dtype_peak_gflops")) {  // present where this CPU has such a oneDNN kernel
       EXPECT_NEAR(row["pct_of_dtype_peak"].get<double>(),
                   100 * row["gflops"].get<double>() / row["dtype_peak_gflops"].get<double>(), 1e-9);
+    }
   }
   CliRun r = run_cli({"bench", "-m", kNer, "--dtype", "fp16"});
   EXPECT_NE(r.exit_code, 0);

@@ -22,7 +22,7 @@ using testing::read_reference;
 
 constexpr double kBatchTolerance = 1e-5;
 // Vocabulary logits (|logit| up to ~20) where oneDNN's kernels run the encoder's GEMMs (CPUs
-// without AVX-512, see f32_linear_batch_invariant): the project's FP32 logit tolerance.
+// without a panel kernel, see f32_linear_batch_invariant): the project's FP32 logit tolerance.
 constexpr double kVocabTolerance = 1e-4;
 
 class EncoderBatch : public ::testing::Test {

@@ -3,8 +3,9 @@
 // A PackedLinear reorders its PyTorch-layout weight [out x in] once, at construction, into the
 // blocked layout oneDNN's matmul prefers (format_tag::any, which does not depend on the row
 // count M), and keeps a copy of the bias. On AVX-512 CPUs that layout is the one of
-// avx512::gemm_f32_panels, which then runs every call (faster: see its header). Elsewhere
-// oneDNN primitives for a given M are made on first use and cached in a GemmCache shared by
+// avx512::gemm_f32_panels, which then runs every call (faster: see its header). On AVX2 CPUs
+// the weights are reordered into avx2::gemm_f32_panels' layout instead, and that kernel runs.
+// Otherwise (TANZHEN_GEMM=onednn, or older CPUs) oneDNN primitives for a given M are made on first use and cached in a GemmCache shared by
 // all linears of a model, so calls never re-create them.
 #pragma once
 #include <cstddef>
@@ -14,6 +15,7 @@
 
 #include <dnnl.hpp>
 
+#include "tanzhen/kernels/cpu/gemm_f32_avx2.h"
 #include "tanzhen/kernels/cpu/gemm_f32_avx512.h"
 #include "tanzhen/kernels/primitive_cache.h"
 
@@ -71,7 +73,8 @@ class PackedLinear {
   bool has_bias_ = false;
   dnnl::memory weights_;  // packed, owned by oneDNN
   dnnl::memory bias_;     // [1 x out], owned by oneDNN
-  avx512::PanelWeights panels_;  // weights_ seen by gemm_f32_panels, or data = null
+  avx512::PanelWeights panels_;     // weights_ seen by avx512::gemm_f32_panels, or data = null
+  avx2::PanelWeights avx2_panels_;  // weights_ seen by avx2::gemm_f32_panels, or data = null
 };
 
 // What every packed linear layer (F32, BF16, INT8) does once at load:
@@ -95,10 +98,13 @@ bool is_panel_layout(const dnnl::memory::desc& packed, bool groups_of_4);
 // before the panel kernels, kept for comparisons and CPUs without AVX-512).
 bool panel_gemms_enabled();
 // Whether every row of an F32 linear layer comes out bit-identical whatever the other rows of
-// the call, so that a text gets the same scores alone or in any batch: true where the panel
-// kernel runs (AVX-512). oneDNN's kernels (other CPUs, TANZHEN_GEMM=onednn) may block the sum
-// differently for another row count: scores then differ in the last digits (~1e-6 relative).
+// the call, so that a text gets the same scores alone or in any batch: true where a panel
+// kernel runs (AVX-512 or AVX2). oneDNN's kernels (TANZHEN_GEMM=onednn, older CPUs) may block
+// the sum differently for another row count: scores then differ in the last digits (~1e-6
+// relative).
 bool f32_linear_batch_invariant();
+// Whether F32 linear layers run avx2::gemm_f32_panels (AVX2 + FMA without AVX-512).
+bool avx2_f32_panels_active();
 
 // A plain row-major [rows x cols] f32 memory over `data` (not owned).
 dnnl::memory plain_memory(const dnnl::engine& engine, int64_t rows, int64_t cols, float* data);
