@@ -89,9 +89,9 @@ void Linear_(benchmark::State& state) {
 
 void LinearShapes(benchmark::internal::Benchmark* b) {
   // BERT-base per layer: QKV (768 -> 2304), attention output (768 -> 768), FFN in with GELU
-  // (768 -> 3072), FFN out (3072 -> 768); at 32, 128 and 302 (padded to 304) tokens.
+  // (768 -> 3072), FFN out (3072 -> 768); at 32, 128, 302 (padded to 304) and 1024 (8 x 128) tokens.
   for (int p : {kF32, kInt8}) {
-    for (int rows : {32, 128, 304}) {
+    for (int rows : {32, 128, 304, 1024}) {
       b->Args({p, rows, 768, 2304, 0});
       b->Args({p, rows, 768, 768, 0});
       b->Args({p, rows, 768, 3072, 1});
