@@ -13,33 +13,13 @@ start a fresh learning-rate cycle anyway). Dropout is set to pretraining's defau
 import argparse
 import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
-
-NP_DTYPES = {"F16": np.float16, "F32": np.float32, "BF16": None}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        if info["dtype"] not in ("F16", "F32"):
-            raise SystemExit(f"{path}: {name} has dtype {info['dtype']}; only F16/F32 are read")
-        a, b = info["data_offsets"]
-        arr = np.frombuffer(data[a:b], dtype="<" + np.dtype(NP_DTYPES[info["dtype"]]).str[1:])
-        out[name] = torch.from_numpy(arr.astype(np.float32).reshape(info["shape"]))
-    return out
+from eval_fill_mask import read_safetensors  # noqa: E402
 
 
 def main():
