@@ -14,9 +14,25 @@ import os
 
 import torch
 
-HARDWARE = ("CPU only: 2 cores of an AMD EPYC (AVX-512 with VNNI and BF16, no AMX) shared with "
-            "C++ builds and benchmarks, PyTorch 1.13 (Debian python3-torch), bf16 autocast, "
-            "`nice -n 10`; no GPU was available")
+def imported_note(args):
+    """A sentence when the run started from a checkpoint that stage import rebuilt."""
+    init = args.get("init_from") or ""
+    if not init or not os.path.exists(os.path.join(os.path.dirname(init), "IMPORTED")):
+        return ""
+    return (f"(`{init}` was rebuilt from the previously shipped model by recipe stage `import` "
+            f"(training/import_hf.py: its F16 weights, 256 positions), its own run folder being "
+            f"gone with an earlier session)\n")
+
+
+def hardware(args):
+    """Where the shown run trained: the runs before session 9 on an AVX-512 EPYC under bf16
+    autocast; a run saved with bf16 off (--bf16 auto on a CPU without bf16 instructions) in F32."""
+    common = ("CPU only: 2 cores of an AMD EPYC shared with C++ builds and benchmarks, PyTorch 1.13 "
+              "(Debian python3-torch), `nice -n 10`; no GPU was available")
+    if args.get("bf16", 1):
+        return f"{common}; AVX-512 with VNNI and BF16 (no AMX), bf16 autocast"
+    return (f"{common}; this stage on an EPYC with AVX2 only (no bf16 instructions), in F32 on "
+            f"OpenBLAS; the stages before it on one with AVX-512 (VNNI, BF16), bf16 autocast")
 
 
 def command_line(script, run_dir, args, keys):
@@ -198,7 +214,7 @@ proportional to characters^0.7. Held out of training: line i of every file with 
 {command_line("pretrain_mlm.py", a.mlm_run, mck['args'], ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup", "time_budget_min", "stop_after", "threads"])}
 /usr/bin/python3 training/export_hf.py --kind mlm --checkpoint {a.mlm_run}/checkpoint.pt --out models/zh-mlm-small --max-positions {mck['args']['seq_len']}
 ```
-(some stages were stopped and resumed, with larger budgets or more threads; how exactly,
+{imported_note(mck['args'])}(some stages were stopped and resumed, with larger budgets or more threads; how exactly,
 including the switch to sinusoidal position embeddings, is in training/README.md and
 training/run_recipe.sh)
 
@@ -212,7 +228,7 @@ Last stage: masked LM only (no NSP), 15% of tokens (80/10/10), sequences of {mck
 tokens packed from consecutive lines, batch {mck['args']['batch']} x {mck['args']['seq_len']}, AdamW
 lr {mck['args']['lr']:g}, {mck['args']['warmup']} warm-up steps then linear decay over the time
 budget, no dropout: **{mck['step']} steps, {tokens / 1e6:.1f} M tokens, {mck['train_seconds'] / 60:.0f} minutes**
-of training time. Masked-LM tokens over all stages: {total_tokens / 1e6:.1f} M. Hardware: {HARDWARE}.
+of training time. Masked-LM tokens over all stages: {total_tokens / 1e6:.1f} M. Hardware: {hardware(mck['args'])}.
 
 Loss (masked-token cross-entropy): first logged {mlog[0]['loss']} (step {mlog[0]['step']}),
 last {mlog[-1]['loss']} (step {mlog[-1]['step']}); held-out validation batch: first
@@ -357,7 +373,7 @@ leaves out the `ner_train_text` lines that overlap this dev split.)
 {100 * nargs['warmup_frac']:g}% warm-up then linear decay over the time budget, dropout {nargs['dropout']:g}, bf16 autocast{", loss = CRF negative log-likelihood per token" if crf else ""}.
 Training: **{nck['step']} steps ({scores[-1]['epoch']} epochs), {nck['train_seconds'] / 60:.0f} minutes**
 of training time{" on one core" if nargs.get("threads") == 1 else ""}; loss {nlog[0]['loss']} (step {nlog[0]['step']}) -> {nlog[-1]['loss']} (step {nlog[-1]['step']}).
-Hardware: {HARDWARE}.
+Hardware: {hardware(nargs)}.
 
 ## Dev-set scores (entity level, exact match, conlleval chunking)
 
