@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "tanzhen/kernels/cpu/vec_avx2.h"
 #include "tanzhen/kernels/cpu/vec_avx512.h"
 #include "tanzhen/kernels/ops.h"
 
@@ -45,6 +46,35 @@ TANZHEN_AVX512 void softmax_row_avx512(const float* x, int n, float* e, float* o
   }
 }
 
+// F32 output only: bf16 probabilities are for the bf16 attention, which needs AVX-512.
+TANZHEN_AVX2 void softmax_row_avx2(const float* x, int n, float* e, float* out) {
+  using namespace avx2;
+  const int whole = n / kLanes * kLanes;
+  const __m256i tail = tail_mask(n - whole);
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  for (int i = 0; i < whole; i += kLanes) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+  float m = reduce_max(vmax);
+  for (int i = whole; i < n; ++i) m = std::max(m, x[i]);
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 sum = _mm256_setzero_ps();
+  for (int i = 0; i < whole; i += kLanes) {
+    const __m256 v = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    _mm256_storeu_ps(e + i, v);
+    sum = _mm256_add_ps(sum, v);
+  }
+  if (whole < n) {
+    // Lanes past n load 0; whatever their exp is, the and-mask zeroes it out of the sum.
+    const __m256 v = _mm256_and_ps(
+        exp_nonpositive(_mm256_sub_ps(_mm256_maskload_ps(x + whole, tail), vm)),
+        _mm256_castsi256_ps(tail));
+    _mm256_maskstore_ps(e + whole, tail, v);
+    sum = _mm256_add_ps(sum, v);
+  }
+  const __m256 inv = _mm256_set1_ps(1.f / reduce_add(sum));
+  for (int i = 0; i < whole; i += kLanes) _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(e + i), inv));
+  if (whole < n) _mm256_maskstore_ps(out + whole, tail, _mm256_mul_ps(_mm256_maskload_ps(e + whole, tail), inv));
+}
+
 uint16_t bf16_rne(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, 4);
@@ -69,6 +99,7 @@ void softmax_row_portable(const float* x, int n, float* e, float* out_f32, uint1
 
 void softmax_rows(const float* x, int64_t rows, int cols, float* out_f32, uint16_t* out_bf16) {
   static const bool avx512 = cpu_has_avx512();
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #pragma omp parallel if (rows * cols >= kParallelMin)
   {
     std::vector<float> e(static_cast<size_t>(cols));  // exps of one row (out_f32 may alias x)
@@ -79,6 +110,8 @@ void softmax_rows(const float* x, int64_t rows, int cols, float* out_f32, uint16
       uint16_t* ob = out_f32 ? nullptr : out_bf16 + off;
       if (avx512) {
         softmax_row_avx512(x + off, cols, e.data(), of, ob);
+      } else if (avx2 && of) {
+        softmax_row_avx2(x + off, cols, e.data(), of);
       } else {
         softmax_row_portable(x + off, cols, e.data(), of, ob);
       }

@@ -1,4 +1,5 @@
-// AVX2 + FMA building blocks for CPUs without AVX-512 (the F32 panel GEMM's epilogue).
+// AVX2 + FMA building blocks for CPUs without AVX-512 (the F32 panel GEMM's epilogue, the
+// softmax).
 //
 // Every function carries TANZHEN_AVX2 (a GCC target attribute) so that it compiles whatever
 // -march the build uses; callers reach it only after cpu_has_avx2() said yes at run time.
@@ -35,6 +36,38 @@ TANZHEN_AVX2 inline __m256 gelu_erf(__m256 x) {
   const __m256 erf = _mm256_div_ps(_mm256_mul_ps(z, p), q);
   const __m256 half_x = _mm256_mul_ps(_mm256_set1_ps(0.5f), x);
   return _mm256_fmadd_ps(half_x, erf, half_x);
+}
+
+// Sum and maximum of the 8 lanes.
+TANZHEN_AVX2 inline float reduce_add(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+TANZHEN_AVX2 inline float reduce_max(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
+
+// e^x for x <= 0, as avx512::exp_nonpositive (x = k ln2 + r, degree-6 Taylor polynomial of e^r,
+// relative error ~2e-7), with 2^k built in the exponent bits: x is clamped at -87, so k >= -126
+// and 2^k is a normal float.
+TANZHEN_AVX2 inline __m256 exp_nonpositive(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.f));
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145751953125f), x);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.428606765330187e-06f), r);
+  __m256 p = _mm256_set1_ps(1.f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f));
+  const __m256i two_k = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(two_k));
 }
 
 }  // namespace tanzhen::kernels::avx2
