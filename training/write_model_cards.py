@@ -138,8 +138,8 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm7", help="the shipped masked-LM run (recipe stage mlm7)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6",
+    p.add_argument("--mlm-run", default="training/runs/mlm8", help="the shipped masked-LM run (recipe stage mlm8)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
