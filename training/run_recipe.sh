@@ -141,6 +141,11 @@ for stage in $STAGES; do
     # lost with its run folder.) 3,640 steps; shipped as zh-mlm-small.
     mlm_continue mlm8 mlm7 808 85 2
     ;;
+  ner8)
+    # Not run yet (not in the default STAGES): NER fine-tuned afresh from stage mlm8's encoder,
+    # as ner6 / ner7. On a fresh clone: STAGES="import ner8" sh training/run_recipe.sh.
+    ner_from ner8-mlm8 mlm8
+    ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
     # position past that; tanzhen cuts longer texts into 128-token windows, each token labelled
