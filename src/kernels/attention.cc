@@ -29,24 +29,22 @@ constexpr size_t kGroupBytes = size_t{1} << 23;
 // fused kernel beyond: one layer at L = 302 took 0.61 ms there (0.93-0.97 ms on oneDNN's bf16
 // path), and neither fused kernel writes a [heads x L x L] score tensor.
 constexpr int kFusedMaxLen = 64;
+
+// bf16 operands only where oneDNN can multiply them (see bf16_gemm_supported).
+bool bf16_operands(bool requested) { return requested && bf16_gemm_supported(); }
 }  // namespace
 
 MultiHeadAttention::MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim,
                                        bool bf16_requested)
-    : MultiHeadAttention(engine, heads, head_dim, Operands{bf16_requested && bf16_gemm_supported()}) {}
-
-// bf16 operands only where oneDNN can multiply them (see bf16_gemm_supported).
-MultiHeadAttention::MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim,
-                                       Operands operands)
     : engine_(engine),
       heads_(heads),
       head_dim_(head_dim),
       hidden_(heads * head_dim),
       fused_max_len_(!fused_attention_supported(head_dim) ? 0
-                     : operands.bf16                     ? kFusedMaxLen
+                     : bf16_operands(bf16_requested)     ? kFusedMaxLen
                                                          : std::numeric_limits<int>::max()),
-      fused_bf16_(operands.bf16 && fused_attention_bf16_supported(head_dim)),
-      operand_type_(operands.bf16 ? dt::bf16 : dt::f32),
+      fused_bf16_(bf16_operands(bf16_requested) && fused_attention_bf16_supported(head_dim)),
+      operand_type_(bf16_operands(bf16_requested) ? dt::bf16 : dt::f32),
       cache_(kCacheCapacity) {}
 
 // The sequence's QKV rows as [3 x heads x L x dh]: part p, head h, token t, dim d lives at

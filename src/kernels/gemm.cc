@@ -36,7 +36,7 @@ bool panel_gemms_enabled() {
 }
 
 bool avx2_f32_panels_active() {
-  return panel_gemms_enabled() && !cpu_has_avx512() && avx2::gemm_f32_panels_supported();
+  return panel_gemms_enabled() && !cpu_has_avx512() && cpu_has_avx2();
 }
 
 bool f32_linear_batch_invariant() {

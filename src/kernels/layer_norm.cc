@@ -97,6 +97,14 @@ bool cpu_has_avx512() {
   return has;
 }
 
+bool cpu_has_avx2() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return has;
+}
+
 void add_layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
                     float* out, int64_t rows, int cols, float eps) {
   // Rows are independent: split over the compute threads when there are enough of them.

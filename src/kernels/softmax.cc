@@ -99,7 +99,7 @@ void softmax_row_portable(const float* x, int n, float* e, float* out_f32, uint1
 
 void softmax_rows(const float* x, int64_t rows, int cols, float* out_f32, uint16_t* out_bf16) {
   static const bool avx512 = cpu_has_avx512();
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool avx2 = cpu_has_avx2();
 #pragma omp parallel if (rows * cols >= kParallelMin)
   {
     std::vector<float> e(static_cast<size_t>(cols));  // exps of one row (out_f32 may alias x)

@@ -92,11 +92,6 @@ class MultiHeadAttention {
   void run_fused(const FusedBatch& batch) const;
 
  private:
-  struct Operands {
-    bool bf16;
-  };
-  MultiHeadAttention(const dnnl::engine& engine, int heads, int head_dim, Operands operands);
-
   std::shared_ptr<const Primitives> primitives(int len) const;
   dnnl::memory::desc qkv_rows_desc(int len) const;
   dnnl::memory::desc qkv_dense_desc(int len) const;

@@ -5,8 +5,9 @@
 // count M), and keeps a copy of the bias. On AVX-512 CPUs that layout is the one of
 // avx512::gemm_f32_panels, which then runs every call (faster: see its header). On AVX2 CPUs
 // the weights are reordered into avx2::gemm_f32_panels' layout instead, and that kernel runs.
-// Otherwise (TANZHEN_GEMM=onednn, or older CPUs) oneDNN primitives for a given M are made on first use and cached in a GemmCache shared by
-// all linears of a model, so calls never re-create them.
+// Otherwise (TANZHEN_GEMM=onednn, or older CPUs) oneDNN primitives for a given M are made on
+// first use and cached in a GemmCache shared by all linears of a model, so calls never
+// re-create them.
 #pragma once
 #include <cstddef>
 #include <cstdint>

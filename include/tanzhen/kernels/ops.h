@@ -7,6 +7,8 @@ namespace tanzhen::kernels {
 
 // True when the running CPU supports the AVX-512 subset the kernels use (checked once).
 bool cpu_has_avx512();
+// True when the running CPU has AVX2 and FMA, what the kernels in cpu/*_avx2 use (checked once).
+bool cpu_has_avx2();
 
 // out[r] = LayerNorm(x[r] + residual[r]) * gamma + beta for each of `rows` rows of `cols`
 // floats (row-major, contiguous). `residual` may be null (plain LayerNorm); `out` may alias `x`

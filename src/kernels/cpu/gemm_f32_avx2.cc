@@ -124,11 +124,6 @@ TANZHEN_AVX2 void run_panels(const float* x, int64_t rows, const PanelWeights& w
 
 }  // namespace
 
-bool gemm_f32_panels_supported() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-}
-
 void gemm_f32_panels(const float* x, int64_t rows, const PanelWeights& w, const float* bias,
                      bool gelu, float* y) {
   if (rows <= 0 || w.out <= 0 || w.in <= 0) return;

@@ -25,11 +25,9 @@ struct PanelWeights {
   int64_t padded_in = 0;  // >= in
 };
 
-// Whether the running CPU has AVX2 and FMA (checked once).
-bool gemm_f32_panels_supported();
-
 // y[rows x out] = act(x[rows x in] · W + bias), x and y row-major and dense; bias [out] or
-// null; gelu: the exact (erf) GELU. Runs on the calling thread's OpenMP team.
+// null; gelu: the exact (erf) GELU. Runs on the calling thread's OpenMP team. Needs AVX2 and
+// FMA (cpu_has_avx2()).
 void gemm_f32_panels(const float* x, int64_t rows, const PanelWeights& w, const float* bias,
                      bool gelu, float* y);
 

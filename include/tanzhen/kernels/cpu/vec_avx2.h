@@ -2,7 +2,7 @@
 // softmax).
 //
 // Every function carries TANZHEN_AVX2 (a GCC target attribute) so that it compiles whatever
-// -march the build uses; callers reach it only after cpu_has_avx2() said yes at run time.
+// -march the build uses; callers reach it only after cpu_has_avx2() (kernels/ops.h) said yes at run time.
 #pragma once
 #include <immintrin.h>
 
