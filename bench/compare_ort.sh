@@ -32,9 +32,8 @@ MODEL_DIR="${MODEL_DIR:-/tmp/bert-base-ner}"
 ONNX="${ONNX:-$MODEL_DIR.onnx}"
 ONNX_INT8="${ONNX_INT8:-$MODEL_DIR-int8.onnx}"
 PYTHON="${PYTHON:-/usr/bin/python3}"   # pyenv's python3 on PATH has no torch
-# Debian's OpenBLAS (used by torch for the export only) does not recognise AVX-512 Zen CPUs
-# (~5x slower); forcing SKYLAKEX is an illegal instruction on CPUs without AVX-512.
-if grep -qw avx512bw /proc/cpuinfo; then export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SKYLAKEX}"; fi
+# Debian's OpenBLAS is used by torch for the export only.
+. "$REPO/training/openblas_env.sh"
 
 say() { echo "== $*" >&2; }
 die() { echo "compare_ort.sh: $*" >&2; exit 1; }

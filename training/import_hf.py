@@ -28,6 +28,8 @@ def main():
     p.add_argument("--out", required=True, help="checkpoint path to write")
     p.add_argument("--dropout", type=float, default=0.0)
     a = p.parse_args()
+    if os.path.exists(a.out):
+        raise SystemExit(f"{a.out} exists; not overwriting a run's checkpoint")
     with open(os.path.join(a.model, "config.json")) as f:
         hf = json.load(f)
     if hf["architectures"] != ["BertForMaskedLM"]:
@@ -39,8 +41,6 @@ def main():
     model = BertForMaskedLM(cfg)
     model.load_state_dict(state, strict=True)   # every tensor present, none extra
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    if os.path.exists(a.out):
-        raise SystemExit(f"{a.out} exists; not overwriting a run's checkpoint")
     torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "step": 0,
                 "imported_from": a.model}, a.out)
     # write_model_cards.py reads the original run's records, not this file, where this marker is
