@@ -146,6 +146,13 @@ for stage in $STAGES; do
     # as ner6 / ner7. On a fresh clone: STAGES="import ner8" sh training/run_recipe.sh.
     ner_from ner8-mlm8 mlm8
     ;;
+  mlm9)
+    # Masked LM continued from stage mlm8 with a fresh learning-rate cycle, on both cores
+    # (session 10, AVX2 CPU, F32). NER fine-tuning in F32 on that CPU ran at half ner6's steps
+    # per second (~1.15 steps/s, 9.7 epochs in 106 minutes against ner6's 19), so that
+    # session's two cores went to masked LM.
+    mlm_continue mlm9 mlm8 909 110 2
+    ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
     # position past that; tanzhen cuts longer texts into 128-token windows, each token labelled

@@ -1,7 +1,10 @@
 // Weight and activation conversions of the reduced-precision linear layers (see linear_quant.h).
 // The per-call activation kernels run on every GEMM input (up to tokens x 3072 floats), so
-// they are AVX-512 where the build allows it; the portable loops compute the same values.
+// they are AVX-512 where the build allows it, else AVX2 where it allows that (CPUs without
+// AVX-512, where the INT8 GEMM is oneDNN's and these passes run beside it); the portable loops
+// compute the same values.
 #include "tanzhen/kernels/linear_quant.h"
+#include "tanzhen/kernels/cpu/int8_epilogue_avx2.h"
 #include "tanzhen/kernels/cpu/int8_epilogue_avx512.h"
 #include "tanzhen/kernels/cpu/vec_avx512.h"
 
@@ -17,6 +20,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #define TANZHEN_LINEAR_AVX512 1
+#elif defined(__AVX2__) && defined(__FMA__)
+#define TANZHEN_LINEAR_AVX2 1
 #endif
 
 namespace tanzhen::kernels {
@@ -93,6 +98,15 @@ void row_min_max(const float* x, int n, float* lo_out, float* hi_out) {
   }
   lo = _mm512_reduce_min_ps(vlo);
   hi = _mm512_reduce_max_ps(vhi);
+#elif defined(TANZHEN_LINEAR_AVX2)
+  __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    vlo = _mm256_min_ps(vlo, v);
+    vhi = _mm256_max_ps(vhi, v);
+  }
+  lo = avx2::reduce_min(vlo);
+  hi = avx2::reduce_max(vhi);
 #endif
   for (; i < n; ++i) {
     lo = std::min(lo, x[i]);
@@ -130,6 +144,14 @@ void quantize_row_u8(const float* x, int n, uint8_t* q, float* scale, int32_t* z
     v = _mm512_min_ps(_mm512_max_ps(v, vmin), vmax);
     // cvtps rounds to nearest even, like nearbyint below.
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+  }
+#elif defined(TANZHEN_LINEAR_AVX2)
+  const __m256 vinv = _mm256_set1_ps(inv), vzp = _mm256_set1_ps(zpf);
+  const __m256 vmin = _mm256_setzero_ps(), vmax = _mm256_set1_ps(top);
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), vinv, vzp);
+    v = _mm256_min_ps(_mm256_max_ps(v, vmin), vmax);
+    avx2::store_u8x8(q + i, _mm256_cvtps_epi32(v));  // rounds to nearest even, as nearbyint
   }
 #endif
   for (; i < n; ++i) {
@@ -176,6 +198,14 @@ void epilogue_row(const int32_t* a, int cols, const Int8Epilogue& e, int64_t r, 
     const __mmask16 m = cols - n >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cols - n)) - 1u);
     _mm512_mask_storeu_ps(
         o + n, m, avx512::int8_epilogue(_mm512_maskz_loadu_epi32(m, a + n), vzp, vsx, e, n, m));
+  }
+#elif defined(TANZHEN_LINEAR_AVX2)
+  const __m256i vzp = _mm256_set1_epi32(zp);
+  const __m256 vsx = _mm256_set1_ps(sx);
+  for (; n < cols; n += 8) {
+    const __m256i m = avx2::tail_mask(cols - n);  // all lanes but in the last partial vector
+    _mm256_maskstore_ps(
+        o + n, m, avx2::int8_epilogue(_mm256_maskload_epi32(a + n, m), vzp, vsx, e, n, m));
   }
 #endif
   for (; n < cols; ++n) {

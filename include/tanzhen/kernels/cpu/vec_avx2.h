@@ -38,7 +38,7 @@ TANZHEN_AVX2 inline __m256 gelu_erf(__m256 x) {
   return _mm256_fmadd_ps(half_x, erf, half_x);
 }
 
-// Sum and maximum of the 8 lanes.
+// Sum, maximum and minimum of the 8 lanes.
 TANZHEN_AVX2 inline float reduce_add(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -48,6 +48,11 @@ TANZHEN_AVX2 inline float reduce_max(__m256 v) {
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_max_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
+TANZHEN_AVX2 inline float reduce_min(__m256 v) {
+  __m128 s = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_min_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_min_ss(s, _mm_movehdup_ps(s)));
 }
 
 // e^x for x <= 0, as avx512::exp_nonpositive (x = k ln2 + r, degree-6 Taylor polynomial of e^r,
