@@ -2,7 +2,8 @@
 // call (per row, with a zero point), F32 output.
 //
 // On CPUs with AVX512-VNNI, avx512::gemm_u8s8_panels runs the GEMM and the epilogue in one pass
-// over oneDNN's packed weights (kernels/cpu/gemm_u8s8_avx512.h). Elsewhere (or with
+// over oneDNN's packed weights (kernels/cpu/gemm_u8s8_avx512.h); on other AVX2 CPUs
+// avx2::gemm_u8s8_panels does, on weights packed here (gemm_u8s8_avx2.h). Elsewhere (or with
 // TANZHEN_GEMM=onednn) oneDNN runs the bare u8 x s8 -> s32 matmul, with no attributes at all, and
 // dequantize_s32 (linear_quant.h) then does everything else in one pass over the output:
 // zero-point correction, scale_x[r] * scale_w[n], bias, GELU. Two INT8 layers in a row
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "tanzhen/error.h"
+#include "tanzhen/kernels/cpu/gemm_u8s8_avx2.h"
 #include "tanzhen/kernels/cpu/gemm_u8s8_avx512.h"
 #include "tanzhen/kernels/linear.h"
 #include "tanzhen/kernels/linear_quant.h"
@@ -39,6 +41,12 @@ class Int8Linear final : public Linear::Impl {
       const int8_t* row = weight + static_cast<size_t>(n) * in;
       for (int k = 0; k < in; ++k) colsum_[n] += row[k];
     }
+    if (panel_gemms_enabled() && !avx512::gemm_u8s8_panels_supported() &&
+        avx2::gemm_u8s8_panels_supported() && in % 4 == 0) {
+      avx2_packed_ = avx2::pack_s8_panels(weight, out, in);  // no oneDNN copy of the weights
+      avx2_panels_ = avx2::s8_panel_view(avx2_packed_, out, in);
+      return;
+    }
     const memory::desc any({in, out}, dt::s8, tag::any);
     weights_ = pack_torch_weights(engine_, weight, out, in, dt::s8,
                                   make_desc(kLayoutProbeRows, any).weights_desc());
@@ -49,8 +57,8 @@ class Int8Linear final : public Linear::Impl {
     }
   }
 
-  // Whether the panel kernel runs this layer's GEMMs (then with no oneDNN primitive).
-  bool uses_panels() const { return panels_.data != nullptr; }
+  // Whether a panel kernel runs this layer's GEMMs (then with no oneDNN primitive).
+  bool uses_panels() const { return panels_.data != nullptr || avx2_panels_.data != nullptr; }
 
   LinearPrecision precision() const override { return LinearPrecision::kInt8; }
   int in_features() const override { return in_; }
@@ -70,9 +78,14 @@ class Int8Linear final : public Linear::Impl {
            const memory& dst, const memory& scratch) const override {
     const int64_t rows = src.get_desc().dims()[0];
     const Input in = quantize_input(src, scratch);
-    if (uses_panels()) {
+    if (panels_.data) {
       avx512::gemm_u8s8_panels(in.q, rows, panels_, epilogue(in),
                                static_cast<float*>(dst.get_data_handle()));
+      return;
+    }
+    if (avx2_panels_.data) {
+      avx2::gemm_u8s8_panels(in.q, rows, avx2_panels_, epilogue(in),
+                             static_cast<float*>(dst.get_data_handle()));
       return;
     }
     // The s32 accumulators go straight into dst (4-byte elements, same layout), and are
@@ -159,6 +172,8 @@ class Int8Linear final : public Linear::Impl {
   std::vector<float> bias_;      // [out], empty without bias
   memory weights_;               // packed s8, owned by oneDNN
   avx512::PanelWeightsS8 panels_;  // weights_ for gemm_u8s8_panels, or data = null
+  std::vector<int8_t> avx2_packed_;   // the weights for avx2::gemm_u8s8_panels (then no weights_)
+  avx2::PanelWeightsS8 avx2_panels_;  // avx2_packed_, or data = null
 };
 
 }  // namespace

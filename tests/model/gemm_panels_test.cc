@@ -1,6 +1,7 @@
 // The F32 panel GEMM (kernels/cpu/gemm_f32_avx512.h) against an exact (double) reference, and
-// the INT8 one (gemm_u8s8_avx512.h) against exact integer sums through dequantize_s32, on
-// weights packed by hand in its documented layout, with every kind of tail: rows that are not
+// the INT8 ones (gemm_u8s8_avx512.h on weights packed by hand in its documented layout,
+// gemm_u8s8_avx2.h on pack_s8_panels') against exact integer sums through dequantize_s32, with
+// every kind of tail: rows that are not
 // a whole register tile, K that is not a multiple of 16 or spans several K blocks, output
 // columns that end inside a panel. And PackedLinear (a panel kernel on AVX-512 and on AVX2 CPUs) giving
 // oneDNN's matmul's numbers.
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "tanzhen/kernels/cpu/gemm_f32_avx512.h"
+#include "tanzhen/kernels/cpu/gemm_u8s8_avx2.h"
 #include "tanzhen/kernels/cpu/gemm_u8s8_avx512.h"
 #include "tanzhen/kernels/gemm.h"
 #include "tanzhen/kernels/linear_quant.h"
@@ -86,17 +88,26 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{32, 768, 2304, true, false}, Case{13, 1600, 130, true, true},
                       Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true}));
 
-class PanelGemmU8S8Test : public ::testing::TestWithParam<Case> {};
+// Which INT8 panel kernel a case runs: the AVX512-VNNI one on oneDNN's layout packed by hand,
+// or the AVX2 one on pack_s8_panels' layout.
+enum class U8S8Kernel { kAvx512Vnni, kAvx2 };
+
+class PanelGemmU8S8Test : public ::testing::TestWithParam<std::tuple<U8S8Kernel, Case>> {};
 
 // Integer products are exact, and the fused epilogue repeats dequantize_s32's arithmetic, so
 // the outputs must equal dequantize_s32 applied to exact s32 sums (up to the last bit, allowed
 // for a compiler contracting differently).
 TEST_P(PanelGemmU8S8Test, MatchesExactSumsThroughTheEpilogue) {
-  if (!avx512::gemm_u8s8_panels_supported()) GTEST_SKIP() << "CPU without AVX512-VNNI";
-  const Case c = GetParam();
+  const auto [kernel, c] = GetParam();
+  const bool vnni = kernel == U8S8Kernel::kAvx512Vnni;
+  if (vnni && !avx512::gemm_u8s8_panels_supported()) GTEST_SKIP() << "CPU without AVX512-VNNI";
+  if (!vnni && !avx2::gemm_u8s8_panels_supported()) {
+    GTEST_SKIP() << "CPU without AVX2, or with AVX512-VNNI (8-bit codes, which vpmaddubsw may saturate on)";
+  }
   ASSERT_EQ(c.in % 4, 0);
   std::mt19937 rng(c.rows * 31 + c.in * 3 + c.out);
-  std::uniform_int_distribution<int> u8(0, 255), s8(-127, 127);
+  // The largest codes the kernel is given: 255 with VNNI, 127 without (activation_code_max()).
+  std::uniform_int_distribution<int> u8(0, vnni ? 255 : 127), s8(-127, 127);
   std::normal_distribution<float> n(0.f, 1.f);
   std::vector<uint8_t> q(static_cast<size_t>(c.rows) * c.in);
   std::vector<int8_t> w(static_cast<size_t>(c.in) * c.out);  // w[k * out + o]
@@ -121,20 +132,29 @@ TEST_P(PanelGemmU8S8Test, MatchesExactSumsThroughTheEpilogue) {
   e.bias = c.bias ? bias.data() : nullptr;
   e.gelu = c.gelu;
 
-  // Panels of 64 columns; k in groups of 4 (64 columns x 4 k each); rows padded to 64.
-  const int64_t padded_in = (c.in + 63) / 64 * 64;
-  const int panels = (c.out + kPanelCols - 1) / kPanelCols;
-  std::vector<int8_t> storage(panels * padded_in * kPanelCols + 64, 99);
-  int8_t* packed = reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(storage.data()) + 63) & ~uintptr_t{63});
-  for (int k = 0; k < c.in; ++k) {
-    for (int o = 0; o < c.out; ++o) {
-      packed[(o / kPanelCols * padded_in + k / 4 * 4) * kPanelCols + o % kPanelCols * 4 + k % 4] =
-          w[k * c.out + o];
-    }
-  }
   constexpr float kGuard = 12345.f;
   std::vector<float> y(static_cast<size_t>(c.rows) * c.out + 1, kGuard);
-  avx512::gemm_u8s8_panels(q.data(), c.rows, {packed, c.in, c.out, padded_in}, e, y.data());
+  if (vnni) {
+    // Panels of 64 columns; k in groups of 4 (64 columns x 4 k each); rows padded to 64.
+    const int64_t padded_in = (c.in + 63) / 64 * 64;
+    const int panels = (c.out + kPanelCols - 1) / kPanelCols;
+    std::vector<int8_t> storage(panels * padded_in * kPanelCols + 64, 99);
+    int8_t* packed = reinterpret_cast<int8_t*>((reinterpret_cast<uintptr_t>(storage.data()) + 63) & ~uintptr_t{63});
+    for (int k = 0; k < c.in; ++k) {
+      for (int o = 0; o < c.out; ++o) {
+        packed[(o / kPanelCols * padded_in + k / 4 * 4) * kPanelCols + o % kPanelCols * 4 + k % 4] =
+            w[k * c.out + o];
+      }
+    }
+    avx512::gemm_u8s8_panels(q.data(), c.rows, {packed, c.in, c.out, padded_in}, e, y.data());
+  } else {
+    std::vector<int8_t> torch(w.size());  // [out][in], as checkpoints hold it
+    for (int k = 0; k < c.in; ++k) {
+      for (int o = 0; o < c.out; ++o) torch[static_cast<size_t>(o) * c.in + k] = w[k * c.out + o];
+    }
+    const std::vector<int8_t> packed = avx2::pack_s8_panels(torch.data(), c.out, c.in);
+    avx2::gemm_u8s8_panels(q.data(), c.rows, avx2::s8_panel_view(packed, c.out, c.in), e, y.data());
+  }
   EXPECT_EQ(y.back(), kGuard) << "wrote past the output";
 
   std::vector<int32_t> acc(static_cast<size_t>(c.rows) * c.out);
@@ -154,10 +174,13 @@ TEST_P(PanelGemmU8S8Test, MatchesExactSumsThroughTheEpilogue) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, PanelGemmU8S8Test,
-    ::testing::Values(Case{1, 4, 64, false, false}, Case{5, 40, 7, true, false},
-                      Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
-                      Case{32, 768, 2304, true, false}, Case{13, 3200, 130, true, true},
-                      Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true}));
+    ::testing::Combine(
+        ::testing::Values(U8S8Kernel::kAvx512Vnni, U8S8Kernel::kAvx2),
+        ::testing::Values(Case{1, 4, 64, false, false}, Case{5, 40, 7, true, false},
+                          Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
+                          Case{32, 768, 2304, true, false}, Case{13, 3200, 130, true, true},
+                          Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true},
+                          Case{101, 2052, 24, true, true})));
 
 // PackedLinear against oneDNN's own matmul (plain weights, exact-GELU post-op) on the same
 // layer: the two backends agree to F32 rounding. And PackedLinear is batch-invariant: rows 0-7

@@ -2,18 +2,16 @@
 //
 // Register tile: 6 rows x 16 columns, 12 accumulators, 2 weight vectors and a broadcast (15 of
 // 16 registers), the classic AVX2 SGEMM shape: per k, 2 weight loads and 6 broadcasts feed 12
-// FMAs. Loops, outermost first: each thread's panels; blocks of kBlockRows rows (their x block,
-// kBlockRows x kBlockK floats, stays in L2); blocks of kBlockK k; the panels; the row tiles,
-// which all reuse the same kBlockK x 16 weights from L1. Partial sums live in y between k
+// FMAs. The loops around it are panel_gemm_avx2.h's (the x block, kBlockRows x kBlockK floats,
+// stays in L2; the kBlockK x 16 weights of a panel in L1). Partial sums live in y between k
 // blocks; the last one adds the bias and applies GELU.
 // Unused accumulators of the smaller tiles are never read; GCC cannot see through the if (i < MR).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tanzhen/kernels/cpu/gemm_f32_avx2.h"
 
-#include <omp.h>
-
 #include <algorithm>
 
+#include "panel_gemm_avx2.h"
 #include "tanzhen/kernels/cpu/vec_avx2.h"
 
 namespace tanzhen::kernels::avx2 {
@@ -100,41 +98,35 @@ static_assert(kTileRows == 6, "tile() spells out six rows");
 using TileFn = void (*)(const float*, int64_t, const float*, int, const Tile&);
 constexpr TileFn kTiles[kTileRows + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
 
-// Panels [p0, p1) of all rows.
-TANZHEN_AVX2 void run_panels(const float* x, int64_t rows, const PanelWeights& w, const float* bias,
-                             bool gelu, float* y, int p0, int p1) {
-  for (int64_t r0 = 0; r0 < rows; r0 += kBlockRows) {
-    const int64_t r1 = std::min<int64_t>(rows, r0 + kBlockRows);
-    for (int k0 = 0; k0 < w.in; k0 += kBlockK) {
-      const int kc = std::min(kBlockK, w.in - k0);
-      for (int p = p0; p < p1; ++p) {
-        const int col0 = p * kPanelCols;
-        const float* wp = w.data + (static_cast<int64_t>(p) * w.padded_in + k0) * kPanelCols;
-        Tile t{nullptr, w.out, std::min(kPanelCols, w.out - col0), k0 == 0, k0 + kc >= w.in,
-               bias ? bias + col0 : nullptr, gelu};
-        for (int64_t r = r0; r < r1; r += kTileRows) {
-          const int mr = static_cast<int>(std::min<int64_t>(kTileRows, r1 - r));
-          t.y = y + r * w.out + col0;
-          kTiles[mr](x + r * w.in + k0, w.in, wp, kc, t);
-        }
-      }
-    }
+struct F32Kernel {
+  static constexpr int kTileRows = avx2::kTileRows;
+  static constexpr int kBlockRows = avx2::kBlockRows;
+  static constexpr int kBlockK = avx2::kBlockK;
+
+  struct Args {
+    int in, out;
+    const PanelWeights* w;
+    const float* x;
+    const float* bias;
+    bool gelu;
+    float* y;
+  };
+
+  TANZHEN_AVX2 static void tile(const Args& a, int64_t r0, int mr, int panel, int k0, int kc,
+                                bool first, bool last) {
+    const int col0 = panel * kPanelCols;
+    const float* wp = a.w->data + (static_cast<int64_t>(panel) * a.w->padded_in + k0) * kPanelCols;
+    const Tile t{a.y + r0 * a.out + col0, a.out, std::min(kPanelCols, a.out - col0), first, last,
+                 a.bias ? a.bias + col0 : nullptr, a.gelu};
+    kTiles[mr](a.x + r0 * a.in + k0, a.in, wp, kc, t);
   }
-}
+};
 
 }  // namespace
 
 void gemm_f32_panels(const float* x, int64_t rows, const PanelWeights& w, const float* bias,
                      bool gelu, float* y) {
-  if (rows <= 0 || w.out <= 0 || w.in <= 0) return;
-  const int panels = (w.out + kPanelCols - 1) / kPanelCols;
-  const int threads = std::min(omp_get_max_threads(), panels);
-  // Each thread a contiguous range of panels: its weights are read once, by it alone.
-#pragma omp parallel num_threads(threads)
-  {
-    const int n = omp_get_num_threads(), t = omp_get_thread_num();
-    run_panels(x, rows, w, bias, gelu, y, panels * t / n, panels * (t + 1) / n);
-  }
+  panel::run<F32Kernel>({w.in, w.out, &w, x, bias, gelu, y}, rows, kPanelCols);
 }
 
 }  // namespace tanzhen::kernels::avx2
