@@ -10,6 +10,8 @@
 #pragma once
 #include <cstdint>
 
+#include "tanzhen/kernels/cpu/panel_weights.h"
+
 namespace tanzhen::kernels::avx2 {
 
 // Output columns per panel: two 8-float vectors.
@@ -18,12 +20,7 @@ inline constexpr int kPanelCols = 16;
 // Weights W {K = in, N = out} (y = x · W) in panels of kPanelCols output columns: row k of
 // panel p at data[(p * padded_in + k) * kPanelCols]. That is oneDNN's "BA16a16b" layout, which
 // oneDNN's reorder writes (gemm.cc). Columns past `out` in the last panel are padding.
-struct PanelWeights {
-  const float* data = nullptr;
-  int in = 0;   // >= 1
-  int out = 0;
-  int64_t padded_in = 0;  // >= in
-};
+using PanelWeights = PanelView<float>;
 
 // y[rows x out] = act(x[rows x in] · W + bias), x and y row-major and dense; bias [out] or
 // null; gelu: the exact (erf) GELU. Runs on the calling thread's OpenMP team. Needs AVX2 and

@@ -11,6 +11,8 @@
 #pragma once
 #include <cstdint>
 
+#include "tanzhen/kernels/cpu/panel_weights.h"
+
 namespace tanzhen::kernels::avx512 {
 
 // Output columns per panel: four 16-float vectors.
@@ -21,12 +23,7 @@ inline constexpr int kPanelCols = 64;
 // data[(p * padded_in + k) * kPanelCols]. Columns past `out` in the last panel and rows past
 // `in` are never read into results. This is oneDNN's "BA16a64b" layout, the one it picks for
 // F32 matmul weights on AVX-512 CPUs, so oneDNN does the packing (gemm.cc checks the layout).
-struct PanelWeights {
-  const float* data = nullptr;
-  int in = 0;   // >= 1
-  int out = 0;
-  int64_t padded_in = 0;  // >= in
-};
+using PanelWeights = PanelView<float>;
 
 // y[rows x out] = act(x[rows x in] · W + bias), x and y row-major and dense; bias [out] or
 // null; gelu: the exact (erf) GELU. Runs on the calling thread's OpenMP team. Needs AVX-512F

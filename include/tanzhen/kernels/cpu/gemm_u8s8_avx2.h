@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "tanzhen/kernels/cpu/panel_weights.h"
 #include "tanzhen/kernels/linear_quant.h"
 
 namespace tanzhen::kernels::avx2 {
@@ -19,12 +20,7 @@ namespace tanzhen::kernels::avx2 {
 // s8 weights in panels of kPanelCols (16) output columns, k in groups of 4: group g of panel p
 // is 64 bytes at data[(p * padded_in + 4 * g) * 16], column c's four k at bytes 4c .. 4c + 3.
 // padded_in = in rounded up to 4; the padding (k >= in, columns >= out) is zero.
-struct PanelWeightsS8 {
-  const int8_t* data = nullptr;
-  int in = 0;
-  int out = 0;
-  int64_t padded_in = 0;
-};
+using PanelWeightsS8 = PanelView<int8_t>;
 
 // PyTorch-layout weights w[out][in] in that layout.
 std::vector<int8_t> pack_s8_panels(const int8_t* w, int out, int in);

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 
+#include "tanzhen/kernels/cpu/panel_weights.h"
 #include "tanzhen/kernels/linear_quant.h"
 
 namespace tanzhen::kernels::avx512 {
@@ -17,12 +18,8 @@ namespace tanzhen::kernels::avx512 {
 // in groups of 4, each group 64 columns x 4 consecutive k (256 bytes): group g of panel p at
 // data[(p * padded_in + 4 g) * 64]. This is oneDNN's "BA16a64b4a", its layout for s8 matmul
 // weights on VNNI CPUs, so oneDNN does the packing (linear_int8.cc checks the layout).
-struct PanelWeightsS8 {
-  const int8_t* data = nullptr;
-  int in = 0;   // >= 1, a multiple of 4 (x rows are read 4 bytes at a time)
-  int out = 0;
-  int64_t padded_in = 0;  // >= in, a multiple of 4
-};
+// in is a multiple of 4 (x rows are read 4 bytes at a time), and so is padded_in.
+using PanelWeightsS8 = PanelView<int8_t>;
 
 // y[rows x out] = epilogue(q[rows x in] · W), q the u8 rows (row-major, dense) whose scales and
 // zero points e.x_scale / e.x_zero_point hold; e as for dequantize_s32 (linear_quant.h), whose
