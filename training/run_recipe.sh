@@ -151,7 +151,7 @@ for stage in $STAGES; do
     # (session 10, AVX2 CPU, F32). NER fine-tuning in F32 on that CPU ran at half ner6's steps
     # per second (~1.15 steps/s, 9.7 epochs in 106 minutes against ner6's 19), so that
     # session's two cores went to masked LM.
-    mlm_continue mlm9 mlm8 909 125 2
+    mlm_continue mlm9 mlm8 909 115 2
     ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no

@@ -1,16 +1,18 @@
-// The F32 panel GEMM (kernels/cpu/gemm_f32_avx512.h) against an exact (double) reference, and
-// the INT8 ones (gemm_u8s8_avx512.h on weights packed by hand in its documented layout,
-// gemm_u8s8_avx2.h on pack_s8_panels') against exact integer sums through dequantize_s32, with
-// every kind of tail: rows that are not
-// a whole register tile, K that is not a multiple of 16 or spans several K blocks, output
-// columns that end inside a panel. And PackedLinear (a panel kernel on AVX-512 and on AVX2 CPUs) giving
-// oneDNN's matmul's numbers.
+// The F32 panel GEMMs (kernels/cpu/gemm_f32_avx512.h, gemm_f32_avx2.h) against an exact
+// (double) reference, and the INT8 ones (gemm_u8s8_avx512.h on weights packed by hand in its
+// documented layout, gemm_u8s8_avx2.h on pack_s8_panels') against exact integer sums through
+// dequantize_s32, with every kind of tail: rows that are not a whole register tile, K that is
+// not a multiple of 16 or spans several K blocks, output columns that end inside a panel. Each
+// kernel runs wherever the CPU has its instructions (the AVX2 ones on AVX-512 CPUs too), so
+// every backend is checked against the same references. And PackedLinear (a panel kernel on
+// AVX-512 and on AVX2 CPUs) giving oneDNN's matmul's numbers.
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "tanzhen/kernels/cpu/gemm_f32_avx2.h"
 #include "tanzhen/kernels/cpu/gemm_f32_avx512.h"
 #include "tanzhen/kernels/cpu/gemm_u8s8_avx2.h"
 #include "tanzhen/kernels/cpu/gemm_u8s8_avx512.h"
@@ -30,11 +32,17 @@ struct Case {
 
 double gelu(double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }
 
-class PanelGemmTest : public ::testing::TestWithParam<Case> {};
+// Which F32 panel kernel a case runs: AVX-512 (64-column panels) or AVX2 (16-column panels).
+enum class F32Kernel { kAvx512, kAvx2 };
+
+class PanelGemmTest : public ::testing::TestWithParam<std::tuple<F32Kernel, Case>> {};
 
 TEST_P(PanelGemmTest, MatchesExactReference) {
-  if (!cpu_has_avx512()) GTEST_SKIP() << "CPU without AVX-512F";
-  const Case c = GetParam();
+  const auto [kernel, c] = GetParam();
+  const bool wide = kernel == F32Kernel::kAvx512;
+  if (wide && !cpu_has_avx512()) GTEST_SKIP() << "CPU without AVX-512F";
+  if (!wide && !cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2 + FMA";
+  const int panel_cols = wide ? kPanelCols : avx2::kPanelCols;
   std::mt19937 rng(c.rows * 131 + c.in * 7 + c.out);
   std::normal_distribution<float> n(0.f, 1.f);
   std::vector<float> x(static_cast<size_t>(c.rows) * c.in), w(static_cast<size_t>(c.in) * c.out),
@@ -43,21 +51,25 @@ TEST_P(PanelGemmTest, MatchesExactReference) {
   for (auto& v : w) v = 0.05f * n(rng);  // w[k * out + o]
   for (auto& v : b) v = 0.1f * n(rng);
 
-  // Panels of 64 columns, rows padded to a multiple of 16; padding filled with NaN, which any
-  // read of it would carry into the results.
+  // Panels of 64 (16) columns, rows padded to a multiple of 16; padding filled with NaN, which
+  // any read of it would carry into the results.
   const int64_t padded_in = (c.in + 15) / 16 * 16;
-  const int panels = (c.out + kPanelCols - 1) / kPanelCols;
-  std::vector<float> storage(panels * padded_in * kPanelCols + 16, NAN);
+  const int panels = (c.out + panel_cols - 1) / panel_cols;
+  std::vector<float> storage(panels * padded_in * panel_cols + 16, NAN);
   float* packed = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(storage.data()) + 63) & ~uintptr_t{63});
   for (int k = 0; k < c.in; ++k) {
     for (int o = 0; o < c.out; ++o) {
-      packed[(o / kPanelCols * padded_in + k) * kPanelCols + o % kPanelCols] = w[k * c.out + o];
+      packed[(o / panel_cols * padded_in + k) * panel_cols + o % panel_cols] = w[k * c.out + o];
     }
   }
   constexpr float kGuard = 12345.f;  // just past the output (padding results would be NaN)
   std::vector<float> y(static_cast<size_t>(c.rows) * c.out + 1, kGuard);
-  avx512::gemm_f32_panels(x.data(), c.rows, {packed, c.in, c.out, padded_in},
-                          c.bias ? b.data() : nullptr, c.gelu, y.data());
+  const float* bias = c.bias ? b.data() : nullptr;
+  if (wide) {
+    avx512::gemm_f32_panels(x.data(), c.rows, {packed, c.in, c.out, padded_in}, bias, c.gelu, y.data());
+  } else {
+    avx2::gemm_f32_panels(x.data(), c.rows, {packed, c.in, c.out, padded_in}, bias, c.gelu, y.data());
+  }
   EXPECT_EQ(y.back(), kGuard) << "wrote past the output";
 
   double worst = 0;
@@ -77,16 +89,19 @@ TEST_P(PanelGemmTest, MatchesExactReference) {
       worst = std::max(worst, err / std::max(1.0, std::fabs(ref)));
     }
   }
-  std::cout << "[panels] " << c.rows << "x" << c.in << "->" << c.out << " worst rel error " << worst
+  std::cout << "[panels] " << (wide ? "avx512 " : "avx2 ") << c.rows << "x" << c.in << "->" << c.out << " worst rel error " << worst
             << std::endl;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, PanelGemmTest,
-    ::testing::Values(Case{1, 16, 64, false, false}, Case{5, 40, 7, true, false},
-                      Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
-                      Case{32, 768, 2304, true, false}, Case{13, 1600, 130, true, true},
-                      Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true}));
+    ::testing::Combine(
+        ::testing::Values(F32Kernel::kAvx512, F32Kernel::kAvx2),
+        ::testing::Values(Case{1, 16, 64, false, false}, Case{5, 40, 7, true, false},
+                          Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
+                          Case{32, 768, 2304, true, false}, Case{13, 1600, 130, true, true},
+                          Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true},
+                          Case{101, 600, 40, true, true})));
 
 // Which INT8 panel kernel a case runs: the AVX512-VNNI one on oneDNN's layout packed by hand,
 // or the AVX2 one on pack_s8_panels' layout.
@@ -101,9 +116,9 @@ TEST_P(PanelGemmU8S8Test, MatchesExactSumsThroughTheEpilogue) {
   const auto [kernel, c] = GetParam();
   const bool vnni = kernel == U8S8Kernel::kAvx512Vnni;
   if (vnni && !avx512::gemm_u8s8_panels_supported()) GTEST_SKIP() << "CPU without AVX512-VNNI";
-  if (!vnni && !avx2::gemm_u8s8_panels_supported()) {
-    GTEST_SKIP() << "CPU without AVX2, or with AVX512-VNNI (8-bit codes, which vpmaddubsw may saturate on)";
-  }
+  // The AVX2 kernel runs in tanzhen only without VNNI (gemm_u8s8_panels_supported()), but it
+  // is tested on every AVX2 CPU: the codes below stay within its 7 bits.
+  if (!vnni && !cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2 + FMA";
   ASSERT_EQ(c.in % 4, 0);
   std::mt19937 rng(c.rows * 31 + c.in * 3 + c.out);
   // The largest codes the kernel is given: 255 with VNNI, 127 without (activation_code_max()).
