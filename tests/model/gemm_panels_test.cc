@@ -8,6 +8,7 @@
 // AVX-512 and on AVX2 CPUs) giving oneDNN's matmul's numbers.
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -29,6 +30,12 @@ struct Case {
   int rows, in, out;
   bool bias, gelu;
 };
+
+// "rows_in_out" plus _bias / _gelu: the test's name in ctest's list.
+std::string case_name(const Case& c) {
+  return std::to_string(c.rows) + "_" + std::to_string(c.in) + "_" + std::to_string(c.out) +
+         (c.bias ? "_bias" : "") + (c.gelu ? "_gelu" : "");
+}
 
 double gelu(double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }
 
@@ -101,7 +108,11 @@ INSTANTIATE_TEST_SUITE_P(
                           Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
                           Case{32, 768, 2304, true, false}, Case{13, 1600, 130, true, true},
                           Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true},
-                          Case{101, 600, 40, true, true})));
+                          Case{101, 600, 40, true, true})),
+    [](const auto& info) {
+      return std::string(std::get<0>(info.param) == F32Kernel::kAvx512 ? "avx512_" : "avx2_") +
+             case_name(std::get<1>(info.param));
+    });
 
 // Which INT8 panel kernel a case runs: the AVX512-VNNI one on oneDNN's layout packed by hand,
 // or the AVX2 one on pack_s8_panels' layout.
@@ -195,7 +206,11 @@ INSTANTIATE_TEST_SUITE_P(
                           Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
                           Case{32, 768, 2304, true, false}, Case{13, 3200, 130, true, true},
                           Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true},
-                          Case{101, 2052, 24, true, true})));
+                          Case{101, 2052, 24, true, true})),
+    [](const auto& info) {
+      return std::string(std::get<0>(info.param) == U8S8Kernel::kAvx512Vnni ? "avx512vnni_" : "avx2_") +
+             case_name(std::get<1>(info.param));
+    });
 
 // PackedLinear against oneDNN's own matmul (plain weights, exact-GELU post-op) on the same
 // layer: the two backends agree to F32 rounding. And PackedLinear is batch-invariant: rows 0-7
