@@ -41,8 +41,8 @@ class Int8Linear final : public Linear::Impl {
       const int8_t* row = weight + static_cast<size_t>(n) * in;
       for (int k = 0; k < in; ++k) colsum_[n] += row[k];
     }
-    if (panel_gemms_enabled() && !avx512::gemm_u8s8_panels_supported() &&
-        avx2::gemm_u8s8_panels_supported() && in % 4 == 0) {
+    // (The AVX2 kernel needs 7-bit codes, so it is never supported where the VNNI one is.)
+    if (panel_gemms_enabled() && avx2::gemm_u8s8_panels_supported() && in % 4 == 0) {
       avx2_packed_ = avx2::pack_s8_panels(weight, out, in);  // no oneDNN copy of the weights
       avx2_panels_ = avx2::s8_panel_view(avx2_packed_, out, in);
       return;

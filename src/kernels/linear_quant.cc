@@ -1,8 +1,7 @@
 // Weight and activation conversions of the reduced-precision linear layers (see linear_quant.h).
 // The per-call activation kernels run on every GEMM input (up to tokens x 3072 floats), so
 // they are AVX-512 where the build allows it, else AVX2 where it allows that (CPUs without
-// AVX-512, where the INT8 GEMM is oneDNN's and these passes run beside it); the portable loops
-// compute the same values.
+// AVX-512); the portable loops compute the same values.
 #include "tanzhen/kernels/linear_quant.h"
 #include "tanzhen/kernels/cpu/int8_epilogue_avx2.h"
 #include "tanzhen/kernels/cpu/int8_epilogue_avx512.h"

@@ -23,6 +23,9 @@ constexpr int kTileRows = 5;
 constexpr int kBlockK = 1024;   // 16 KB of weights per panel block: L1 (4096, from L2, measured the same within noise)
 constexpr int kBlockRows = 96;  // x block 96 KB: L2
 
+// k rows per panel: in rounded up to a whole group of 4.
+constexpr int64_t padded_k(int in) { return (in + 3) / 4 * 4; }
+
 struct Tile {
   float* y;  // the tile's first row, the panel's first column (s32 partial sums until the last block)
   int64_t ldy;
@@ -126,7 +129,7 @@ struct U8S8Kernel {
 }  // namespace
 
 std::vector<int8_t> pack_s8_panels(const int8_t* w, int out, int in) {
-  const int64_t padded_in = (in + 3) / 4 * 4;
+  const int64_t padded_in = padded_k(in);
   const int panels = (out + kPanelCols - 1) / kPanelCols;
   std::vector<int8_t> packed(static_cast<size_t>(panels * padded_in * kPanelCols), 0);
   for (int o = 0; o < out; ++o) {
@@ -138,7 +141,7 @@ std::vector<int8_t> pack_s8_panels(const int8_t* w, int out, int in) {
 }
 
 PanelWeightsS8 s8_panel_view(const std::vector<int8_t>& packed, int out, int in) {
-  return {packed.data(), in, out, (in + 3) / 4 * 4};
+  return {packed.data(), in, out, padded_k(in)};
 }
 
 void gemm_u8s8_panels(const uint8_t* q, int64_t rows, const PanelWeightsS8& w,

@@ -1,6 +1,7 @@
 // The INT8 epilogue on 8 output columns for AVX2 CPUs, as int8_epilogue_avx512.h is for
-// AVX-512 ones: dequantize_s32 and dequantize_s32_to_u8 (linear_quant.cc) run it on oneDNN's
-// s32 accumulators, which on such a CPU come from its vpmaddubsw kernels.
+// AVX-512 ones, shared by the register tiles of the AVX2 panel GEMM (gemm_u8s8_avx2.cc) and by
+// dequantize_s32 / dequantize_s32_to_u8 (linear_quant.cc, for oneDNN's s32 accumulators under
+// TANZHEN_GEMM=onednn), so that both paths compute the same values by construction.
 #pragma once
 #include "tanzhen/kernels/cpu/vec_avx2.h"
 #include "tanzhen/kernels/linear_quant.h"
@@ -20,7 +21,7 @@ TANZHEN_AVX2 inline __m256 int8_epilogue(__m256i acc, __m256i zp, __m256 sx,
   return y;
 }
 
-// Eight F32 codes (already clamped to [0, 255] and whole) as eight bytes at q.
+// Eight s32 codes, already in [0, 255], as eight bytes at q.
 TANZHEN_AVX2 inline void store_u8x8(uint8_t* q, __m256i codes) {
   const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(codes), _mm256_extracti128_si256(codes, 1));
   _mm_storel_epi64(reinterpret_cast<__m128i*>(q), _mm_packus_epi16(w16, w16));
