@@ -112,13 +112,10 @@ struct F32Kernel {
     float* y;
   };
 
-  TANZHEN_AVX2 static void tile(const Args& a, int64_t r0, int mr, int panel, int k0, int kc,
-                                bool first, bool last) {
-    const int col0 = panel * kPanelCols;
-    const float* wp = a.w->data + (static_cast<int64_t>(panel) * a.w->padded_in + k0) * kPanelCols;
-    const Tile t{a.y + r0 * a.out + col0, a.out, std::min(kPanelCols, a.out - col0), first, last,
-                 a.bias ? a.bias + col0 : nullptr, a.gelu};
-    kTiles[mr](a.x + r0 * a.in + k0, a.in, wp, kc, t);
+  TANZHEN_AVX2 static void tile(const Args& a, const panel::TileAt& at) {
+    const Tile t{a.y + at.r0 * a.out + at.col0, a.out, at.valid, at.first, at.last,
+                 a.bias ? a.bias + at.col0 : nullptr, a.gelu};
+    kTiles[at.mr](a.x + at.r0 * a.in + at.k0, a.in, panel::block_weights(*a.w, at), at.kc, t);
   }
 };
 
@@ -126,7 +123,7 @@ struct F32Kernel {
 
 void gemm_f32_panels(const float* x, int64_t rows, const PanelWeights& w, const float* bias,
                      bool gelu, float* y) {
-  panel::run<F32Kernel>({w.in, w.out, &w, x, bias, gelu, y}, rows, kPanelCols);
+  panel::run<F32Kernel>({w.in, w.out, &w, x, bias, gelu, y}, rows);
 }
 
 }  // namespace tanzhen::kernels::avx2

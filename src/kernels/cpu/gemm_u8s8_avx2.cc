@@ -116,13 +116,10 @@ struct U8S8Kernel {
     float* y;
   };
 
-  TANZHEN_AVX2 static void tile(const Args& a, int64_t r0, int mr, int panel, int k0, int kc,
-                                bool first, bool last) {
-    const int col0 = panel * kPanelCols;
-    const int8_t* wp = a.w->data + (static_cast<int64_t>(panel) * a.w->padded_in + k0) * kPanelCols;
-    const Tile t{a.y + r0 * a.out + col0, a.out, std::min(kPanelCols, a.out - col0), first, last,
-                 a.e, r0, col0};
-    kTiles[mr](a.q + r0 * a.in + k0, a.in, wp, kc, t);
+  TANZHEN_AVX2 static void tile(const Args& a, const panel::TileAt& at) {
+    const Tile t{a.y + at.r0 * a.out + at.col0, a.out, at.valid, at.first, at.last, a.e, at.r0,
+                 at.col0};
+    kTiles[at.mr](a.q + at.r0 * a.in + at.k0, a.in, panel::block_weights(*a.w, at), at.kc, t);
   }
 };
 
@@ -146,7 +143,7 @@ PanelWeightsS8 s8_panel_view(const std::vector<int8_t>& packed, int out, int in)
 
 void gemm_u8s8_panels(const uint8_t* q, int64_t rows, const PanelWeightsS8& w,
                       const Int8Epilogue& e, float* y) {
-  panel::run<U8S8Kernel>({w.in, w.out, &w, q, &e, y}, rows, kPanelCols);
+  panel::run<U8S8Kernel>({w.in, w.out, &w, q, &e, y}, rows);
 }
 
 bool gemm_u8s8_panels_supported() {

@@ -8,14 +8,34 @@
 // one panel's weights from L1. Partial sums live in y between k blocks.
 //
 // A Kernel supplies kTileRows, kBlockRows, kBlockK (a multiple of its k step), an Args struct
-// with `in` and `out`, and tile(args, r0, mr, panel, k0, kc, first_block, last_block).
+// with `in`, `out` and the weights' PanelView `w`, and tile(args, at) for one TileAt.
 #pragma once
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
 
+#include "tanzhen/kernels/cpu/gemm_f32_avx2.h"  // kPanelCols, shared by both AVX2 layouts
+#include "tanzhen/kernels/cpu/panel_weights.h"
+
 namespace tanzhen::kernels::avx2::panel {
+
+// One register tile's place in the GEMM: rows [r0, r0 + mr) of the output, the columns of one
+// panel (`valid` of them inside the output: kPanelCols but in the last panel), and the k block
+// [k0, k0 + kc); first and last say whether it is the first or last k block.
+struct TileAt {
+  int64_t r0;
+  int mr;
+  int panel, col0, valid;
+  int k0, kc;
+  bool first, last;
+};
+
+// The panel's weights from k0 on: both AVX2 layouts hold kPanelCols values per k.
+template <class T>
+const T* block_weights(const PanelView<T>& w, const TileAt& at) {
+  return w.data + (static_cast<int64_t>(at.panel) * w.padded_in + at.k0) * kPanelCols;
+}
 
 template <class Kernel>
 void run_panels(const typename Kernel::Args& a, int64_t rows, int p0, int p1) {
@@ -24,9 +44,11 @@ void run_panels(const typename Kernel::Args& a, int64_t rows, int p0, int p1) {
     for (int k0 = 0; k0 < a.in; k0 += Kernel::kBlockK) {
       const int kc = std::min(Kernel::kBlockK, a.in - k0);
       for (int p = p0; p < p1; ++p) {
+        const int col0 = p * kPanelCols;
         for (int64_t r = r0; r < r1; r += Kernel::kTileRows) {
           const int mr = static_cast<int>(std::min<int64_t>(Kernel::kTileRows, r1 - r));
-          Kernel::tile(a, r, mr, p, k0, kc, k0 == 0, k0 + kc >= a.in);
+          Kernel::tile(a, TileAt{r, mr, p, col0, std::min(kPanelCols, a.out - col0), k0, kc,
+                                 k0 == 0, k0 + kc >= a.in});
         }
       }
     }
@@ -35,9 +57,9 @@ void run_panels(const typename Kernel::Args& a, int64_t rows, int p0, int p1) {
 
 // The whole GEMM on the calling thread's OpenMP team.
 template <class Kernel>
-void run(const typename Kernel::Args& a, int64_t rows, int panel_cols) {
+void run(const typename Kernel::Args& a, int64_t rows) {
   if (rows <= 0 || a.out <= 0 || a.in <= 0) return;
-  const int panels = (a.out + panel_cols - 1) / panel_cols;
+  const int panels = (a.out + kPanelCols - 1) / kPanelCols;
   const int threads = std::min(omp_get_max_threads(), panels);
 #pragma omp parallel num_threads(threads)
   {
