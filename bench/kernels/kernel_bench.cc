@@ -10,7 +10,9 @@
 // - VnniPeak: vpdpbusd on registers only, 24 independent accumulators, one thread: what one
 //   core's VNNI units can do (GOP/s, 128 per instruction). The INT8 GEMM's ceiling is this
 //   times the threads.
-// - FusedAttention{F32,Bf16}/<len>: one layer's attention (12 heads of 64), one sequence.
+// - FusedAttention{F32,Bf16}/<len>: one layer's attention (12 heads of 64), one sequence, on
+//   the fused kernel this CPU runs (AVX-512 only); AttentionOneDnnF32/<len> the same on the
+//   oneDNN path (kernels/attention.h) with F32 operands, the path of CPUs without AVX-512.
 // - GeluErf/<sigma>: avx512::gelu_erf over 64 Ki floats drawn from N(0, sigma).
 // vec_avx512.h's unmasked intrinsics trip GCC 12's -Wuninitialized (see that header).
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -21,6 +23,7 @@
 #include <random>
 #include <vector>
 
+#include "tanzhen/kernels/attention.h"
 #include "tanzhen/kernels/attention_fused.h"
 #include "tanzhen/kernels/cpu/vec_avx512.h"
 #include "tanzhen/kernels/gemm.h"
@@ -133,6 +136,12 @@ void VnniPeak(benchmark::State& state) {
 }
 BENCHMARK(VnniPeak);
 
+// The FLOP counter of the attention benchmarks: QK^T and PV, 2 * 2 * len^2 * H operations.
+void attention_flops(benchmark::State& state, int len, int H) {
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * len * len * H,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
 template <bool kBf16>
 void FusedAttention(benchmark::State& state) {
   set_compute_threads(bench_threads());
@@ -153,12 +162,33 @@ void FusedAttention(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(ctx.data());
   }
-  // QK^T and PV: 2 * 2 * len^2 * 768 operations.
-  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * len * len * H,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  attention_flops(state, len, H);
 }
 BENCHMARK(FusedAttention<false>)->Name("FusedAttentionF32")->Arg(32)->Arg(128)->Arg(302)->UseRealTime();
 BENCHMARK(FusedAttention<true>)->Name("FusedAttentionBf16")->Arg(32)->Arg(128)->Arg(302)->UseRealTime();
+
+void AttentionOneDnn(benchmark::State& state) {
+  set_compute_threads(bench_threads());
+  constexpr int kHeads = 12, kHeadDim = 64, H = kHeads * kHeadDim;
+  const int len = static_cast<int>(state.range(0));
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const MultiHeadAttention mha(engine, kHeads, kHeadDim);
+  std::vector<float> qkv = normal(static_cast<size_t>(len) * 3 * H, 1.5f, 4);
+  std::vector<float> ctx(static_cast<size_t>(len) * H), work(mha.work_floats(len));
+  const MultiHeadAttention::Bound b = mha.bind(len, qkv.data(), work.data(), ctx.data());
+  std::vector<uint8_t> scratch_bytes(std::max<size_t>(b.prims->scratch_bytes, 1));
+  const dnnl::memory scratch(dnnl::memory::desc({static_cast<int64_t>(scratch_bytes.size())},
+                                                dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
+                             engine, scratch_bytes.data());
+  for (auto _ : state) {
+    mha.run(b, stream, scratch);
+    stream.wait();
+    benchmark::DoNotOptimize(ctx.data());
+  }
+  attention_flops(state, len, H);
+}
+BENCHMARK(AttentionOneDnn)->Name("AttentionOneDnnF32")->Arg(32)->Arg(128)->Arg(302)->UseRealTime();
 
 TANZHEN_AVX512 void gelu_all(const float* x, size_t n, float* y) {
   for (size_t i = 0; i + avx512::kLanes <= n; i += avx512::kLanes) {
