@@ -18,12 +18,15 @@ namespace tanzhen::kernels::avx2 {
 namespace {
 
 constexpr int kTileRows = 6;
-constexpr int kBlockK = 256;     // 16 KB of weights per panel block: L1
-// x block 160 KB: L2 (512 KB on Zen 3). Rows of one block share each weight block read, so 128
-// tokens take one pass over the weights instead of two (96 + 32) and 302 two instead of four.
-// Interleaved A/B within one process (tanzhen_kernel_bench Linear, 2 threads, 60 calls each):
-// 2-5% faster medians than 96 rows at 128 and 304 rows for 768->2304, 768->3072, 3072->768,
-// level at 768->768 and at 1024 rows.
+// 24 KB of weights per panel block (L1 is 32 KB). Against 256 (16 KB), interleaved A/B in one
+// process (tanzhen_kernel_bench Linear, 2 threads, 60 calls each): medians 2-4% lower at 128
+// and 304 rows on all four BERT-base shapes, 512 the same as 384; a control run with the same
+// value in every slot differed by under 1%. 768 and 3072 are whole multiples.
+constexpr int kBlockK = 384;
+// x block 160 x kBlockK floats, 240 KB: L2 (512 KB on Zen 3). Rows of one block share each
+// weight block read, so 128 tokens take one pass over the weights instead of two (96 + 32) and
+// 302 two instead of four. Against 96 rows (with kBlockK 256), the same A/B: medians 2-5% lower
+// at 128 and 304 rows for 768->2304, 768->3072, 3072->768, level at 768->768 and 1024 rows.
 constexpr int kBlockRows = 160;
 
 struct Tile {
