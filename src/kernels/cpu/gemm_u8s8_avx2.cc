@@ -20,10 +20,15 @@ namespace tanzhen::kernels::avx2 {
 namespace {
 
 constexpr int kTileRows = 5;
-constexpr int kBlockK = 1024;   // 16 KB of weights per panel block: L1 (4096, from L2, measured the same within noise)
-// x block 160 KB: L2, as in gemm_f32_avx2.cc (one pass over the weights at 128 tokens). Interleaved
-// A/B (tanzhen_kernel_bench Linear/int8:1, 2 threads, 60 calls each): medians 1-3% below 96 rows
-// at 128 and 304 rows, level at 768->768.
+// BERT-base's whole K (48 KB of weights per panel block, from L2): the s32 partial sums of the
+// 3072-k layer then make one pass instead of three through y. Interleaved A/B
+// (tanzhen_kernel_bench Linear/int8:1, 2 threads, 60 calls each): 3072->768 medians 7-10% below
+// 1024 at 32, 128 and 304 rows, the 768-k layers unchanged (one block either way); 512 was ~10%
+// slower than 1024.
+constexpr int kBlockK = 3072;
+// x block up to 160 x kBlockK bytes (480 KB at K = 3072): L2, as in gemm_f32_avx2.cc (one pass
+// over the weights at 128 tokens). Against 96 rows (with kBlockK 1024), the same A/B: medians
+// 1-3% lower at 128 and 304 rows, level at 768->768.
 constexpr int kBlockRows = 160;
 
 // k rows per panel: in rounded up to a whole group of 4.
