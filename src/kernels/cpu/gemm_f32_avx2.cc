@@ -3,7 +3,7 @@
 // Register tile: 6 rows x 16 columns, 12 accumulators, 2 weight vectors and a broadcast (15 of
 // 16 registers), the classic AVX2 SGEMM shape: per k, 2 weight loads and 6 broadcasts feed 12
 // FMAs. The loops around it are panel_gemm_avx2.h's (the x block, kBlockRows x kBlockK floats,
-// stays in L2; the kBlockK x 16 weights of a panel in L1). Partial sums live in y between k
+// stays in L2, as does the kBlockK x 16 weight block of a panel). Partial sums live in y between k
 // blocks; the last one adds the bias and applies GELU.
 // Unused accumulators of the smaller tiles are never read; GCC cannot see through the if (i < MR).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -18,12 +18,13 @@ namespace tanzhen::kernels::avx2 {
 namespace {
 
 constexpr int kTileRows = 6;
-// 24 KB of weights per panel block (L1 is 32 KB). Against 256 (16 KB), interleaved A/B in one
-// process (tanzhen_kernel_bench Linear, 2 threads, 60 calls each): medians 2-4% lower at 128
-// and 304 rows on all four BERT-base shapes, 512 the same as 384; a control run with the same
-// value in every slot differed by under 1%. 768 and 3072 are whole multiples.
-constexpr int kBlockK = 384;
-// x block 160 x kBlockK floats, 240 KB: L2 (512 KB on Zen 3). Rows of one block share each
+// BERT-base's hidden size: 48 KB of weights per panel block (from L2), the whole K of the
+// 768-k layers. Interleaved A/B in one process (tanzhen_kernel_bench Linear, 2 threads, 60 calls
+// each; a control with the same value in every slot differed by under 1%): 384 was 2-4% faster
+// than 256 on all four BERT-base shapes at 128 and 304 rows, 768 3-7% faster than 384 on the
+// 768-k layers at 32-304 rows, 1536 the same as 768.
+constexpr int kBlockK = 768;
+// x block 160 x kBlockK floats, 480 KB: L2 (512 KB on Zen 3). Rows of one block share each
 // weight block read, so 128 tokens take one pass over the weights instead of two (96 + 32) and
 // 302 two instead of four. Against 96 rows (with kBlockK 256), the same A/B: medians 2-5% lower
 // at 128 and 304 rows for 768->2304, 768->3072, 3072->768, level at 768->768 and 1024 rows.

@@ -5,7 +5,8 @@
 // those weights alone, once per block of rows. Loops, outermost first: blocks of
 // Kernel::kBlockRows rows (their slice of x stays in L2); blocks of Kernel::kBlockK k; the
 // thread's panels; the row tiles of Kernel::kTileRows rows, which all reuse the same k block of
-// one panel's weights from L1. Partial sums live in y between k blocks.
+// one panel's weights from cache (L1 or L2: the block sizes were measured, see the kernels).
+// Partial sums live in y between k blocks.
 //
 // A Kernel supplies kTileRows, kBlockRows, kBlockK (a multiple of its k step), an Args struct
 // with `in`, `out` and the weights' PanelView `w`, and tile(args, at) for one TileAt.
