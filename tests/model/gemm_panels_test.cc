@@ -108,7 +108,9 @@ INSTANTIATE_TEST_SUITE_P(
                           Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
                           Case{32, 768, 2304, true, false}, Case{13, 1600, 130, true, true},
                           Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true},
-                          Case{101, 600, 40, true, true})),
+                          Case{101, 600, 40, true, true},
+                          // More rows than one x block of the AVX2 kernel (320), K in 3 blocks.
+                          Case{333, 1600, 48, true, true})),
     [](const auto& info) {
       return std::string(std::get<0>(info.param) == F32Kernel::kAvx512 ? "avx512_" : "avx2_") +
              case_name(std::get<1>(info.param));
@@ -206,7 +208,9 @@ INSTANTIATE_TEST_SUITE_P(
                           Case{6, 768, 100, true, true}, Case{7, 64, 192, false, true},
                           Case{32, 768, 2304, true, false}, Case{13, 3200, 130, true, true},
                           Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true},
-                          Case{101, 2052, 24, true, true})),
+                          Case{101, 2052, 24, true, true},
+                          // Three x blocks of the AVX2 kernel (160 rows), K in 2 blocks (3072).
+                          Case{333, 3200, 48, true, true})),
     [](const auto& info) {
       return std::string(std::get<0>(info.param) == U8S8Kernel::kAvx512Vnni ? "avx512vnni_" : "avx2_") +
              case_name(std::get<1>(info.param));

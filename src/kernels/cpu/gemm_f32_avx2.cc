@@ -3,7 +3,7 @@
 // Register tile: 6 rows x 16 columns, 12 accumulators, 2 weight vectors and a broadcast (15 of
 // 16 registers), the classic AVX2 SGEMM shape: per k, 2 weight loads and 6 broadcasts feed 12
 // FMAs. The loops around it are panel_gemm_avx2.h's (the x block, kBlockRows x kBlockK floats,
-// stays in L2, as does the kBlockK x 16 weight block of a panel). Partial sums live in y between k
+// stays in L2/L3, the kBlockK x 16 weight block of a panel in L2). Partial sums live in y between k
 // blocks; the last one adds the bias and applies GELU.
 // Unused accumulators of the smaller tiles are never read; GCC cannot see through the if (i < MR).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -24,11 +24,12 @@ constexpr int kTileRows = 6;
 // than 256 on all four BERT-base shapes at 128 and 304 rows, 768 3-7% faster than 384 on the
 // 768-k layers at 32-304 rows, 1536 the same as 768.
 constexpr int kBlockK = 768;
-// x block 160 x kBlockK floats, 480 KB: L2 (512 KB on Zen 3). Rows of one block share each
-// weight block read, so 128 tokens take one pass over the weights instead of two (96 + 32) and
-// 302 two instead of four. Against 96 rows (with kBlockK 256), the same A/B: medians 2-5% lower
-// at 128 and 304 rows for 768->2304, 768->3072, 3072->768, level at 768->768 and 1024 rows.
-constexpr int kBlockRows = 160;
+// Rows of one x block share each weight block read: with 320, up to 320 tokens take one pass
+// over the weights (with 96, 128 tokens took two and 302 four). The block (up to 960 KB) spills
+// from L2 into L3, yet measured best, with the same A/B: 160 rows were 2-5% faster than 96 at
+// 128 and 304 rows (with kBlockK 256, and again 3-6% with 768), and 320 another ~2-3% faster
+// than 160 at 304 rows (12 of 12 repetitions on 768->2304) and 1-2% at 1024.
+constexpr int kBlockRows = 320;
 
 struct Tile {
   float* y;         // the tile's first row, the panel's first column
