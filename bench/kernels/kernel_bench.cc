@@ -74,10 +74,7 @@ void Linear_(benchmark::State& state) {
   }
   const auto gemm = layer.primitive(rows);
   std::vector<uint8_t> scratch_bytes(gemm->scratch_bytes + 64);
-  const dnnl::memory scratch(
-      dnnl::memory::desc({static_cast<int64_t>(scratch_bytes.size())}, dnnl::memory::data_type::u8,
-                         dnnl::memory::format_tag::a),
-      engine, scratch_bytes.data());
+  const dnnl::memory scratch = byte_memory(engine, scratch_bytes.data(), scratch_bytes.size());
   const dnnl::memory src = plain_memory(engine, rows, in, x.data());
   const dnnl::memory dst = plain_memory(engine, rows, out, y.data());
   for (auto _ : state) {
@@ -178,9 +175,7 @@ void AttentionOneDnn(benchmark::State& state) {
   std::vector<float> ctx(static_cast<size_t>(len) * H), work(mha.work_floats(len));
   const MultiHeadAttention::Bound b = mha.bind(len, qkv.data(), work.data(), ctx.data());
   std::vector<uint8_t> scratch_bytes(std::max<size_t>(b.prims->scratch_bytes, 1));
-  const dnnl::memory scratch(dnnl::memory::desc({static_cast<int64_t>(scratch_bytes.size())},
-                                                dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
-                             engine, scratch_bytes.data());
+  const dnnl::memory scratch = byte_memory(engine, scratch_bytes.data(), scratch_bytes.size());
   for (auto _ : state) {
     mha.run(b, stream, scratch);
     stream.wait();

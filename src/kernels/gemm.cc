@@ -80,6 +80,10 @@ memory plain_memory(const dnnl::engine& engine, int64_t rows, int64_t cols, floa
   return memory(memory::desc({rows, cols}, dt::f32, tag::ab), engine, data);
 }
 
+memory byte_memory(const dnnl::engine& engine, void* data, size_t bytes) {
+  return memory(memory::desc({static_cast<int64_t>(bytes)}, dt::u8, tag::a), engine, data);
+}
+
 dnnl::primitive_attr activation_attr(Activation act) {
   dnnl::primitive_attr a = base_attr();
   if (act == Activation::kGelu) {

@@ -72,10 +72,7 @@ std::vector<Chunk> make_chunks(const Batch& batch) {
 dnnl::memory scratch_memory(const dnnl::engine& engine, bert::FloatBuffer& buf, size_t bytes) {
   bytes = std::max<size_t>(bytes, 1);
   float* p = buf.ensure((bytes + sizeof(float) - 1) / sizeof(float));
-  return dnnl::memory(
-      dnnl::memory::desc({static_cast<int64_t>(bytes)}, dnnl::memory::data_type::u8,
-                         dnnl::memory::format_tag::a),
-      engine, p);
+  return kernels::byte_memory(engine, p, bytes);
 }
 
 Matrix copy_rows(const float* src, int rows, int cols) {

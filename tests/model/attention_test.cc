@@ -13,6 +13,7 @@
 #include "tanzhen/kernels/attention.h"
 #include "tanzhen/kernels/attention_fused.h"
 #include "tanzhen/kernels/cpu/vec_avx512.h"
+#include "tanzhen/kernels/gemm.h"
 #include "tanzhen/kernels/ops.h"
 
 namespace tanzhen::kernels {
@@ -67,10 +68,7 @@ std::vector<float> run_onednn(const MultiHeadAttention& mha, const dnnl::engine&
   std::vector<float> work(mha.work_floats(len));
   const MultiHeadAttention::Bound b = mha.bind(len, qkv.data(), work.data(), ctx.data());
   std::vector<uint8_t> scratch_bytes(std::max<size_t>(b.prims->scratch_bytes, 1));
-  const dnnl::memory scratch(
-      dnnl::memory::desc({static_cast<int64_t>(scratch_bytes.size())}, dnnl::memory::data_type::u8,
-                         dnnl::memory::format_tag::a),
-      engine, scratch_bytes.data());
+  const dnnl::memory scratch = byte_memory(engine, scratch_bytes.data(), scratch_bytes.size());
   mha.run(b, stream, scratch);
   stream.wait();
   return ctx;

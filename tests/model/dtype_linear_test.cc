@@ -51,10 +51,8 @@ std::vector<float> run(const Linear& lin, const dnnl::engine& engine, Problem& p
   // 64-byte aligned view of the scratch bytes, as the encoder's buffers are.
   auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
   dnnl::stream stream(engine);
-  const dnnl::memory m_scratch(
-      dnnl::memory::desc({static_cast<int64_t>(std::max<size_t>(gemm->scratch_bytes, 1))},
-                         dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
-      engine, aligned);
+  const dnnl::memory m_scratch =
+      byte_memory(engine, aligned, std::max<size_t>(gemm->scratch_bytes, 1));
   lin.run(*gemm, stream, plain_memory(engine, p.rows, p.in, p.x.data()),
           plain_memory(engine, p.rows, p.out, y.data()), m_scratch);
   stream.wait();
@@ -269,10 +267,7 @@ TEST(LinearChain, Int8ChainEqualsTwoRuns) {
     }
     EXPECT_EQ(Linear::chain_link_bytes(a, b32, rows), 0u);  // not a chain: no link needed
     std::vector<float> chained(static_cast<size_t>(rows) * p2.out, NAN);
-    const dnnl::memory m_scratch(
-        dnnl::memory::desc({static_cast<int64_t>(scratch_bytes)}, dnnl::memory::data_type::u8,
-                           dnnl::memory::format_tag::a),
-        engine, scratch.data());
+    const dnnl::memory m_scratch = byte_memory(engine, scratch.data(), scratch_bytes);
     Linear::run_chain(a, *g1, b, *g2, stream, plain_memory(engine, rows, p1.in, p1.x.data()),
                       plain_memory(engine, rows, p1.out, mid.data()),
                       plain_memory(engine, rows, p2.out, chained.data()), m_scratch, link.data());

@@ -240,10 +240,7 @@ TEST_P(PackedLinearBackends, AgreesWithOneDnnAndIsBatchInvariant) {
     EXPECT_EQ(static_cast<bool>(gemm->prim), !f32_linear_batch_invariant())
         << "a panel kernel on AVX-512 and on AVX2 CPUs";
     std::vector<uint8_t> scratch(gemm->scratch_bytes + 1);
-    const dnnl::memory m_scratch(
-        dnnl::memory::desc({static_cast<int64_t>(scratch.size())}, dnnl::memory::data_type::u8,
-                           dnnl::memory::format_tag::a),
-        engine, scratch.data());
+    const dnnl::memory m_scratch = byte_memory(engine, scratch.data(), scratch.size());
     std::vector<float> y(static_cast<size_t>(rows) * out);
     lin.run(*gemm, stream, plain_memory(engine, rows, in, x.data()),
             plain_memory(engine, rows, out, y.data()), m_scratch);

@@ -110,4 +110,8 @@ bool avx2_f32_panels_active();
 // A plain row-major [rows x cols] f32 memory over `data` (not owned).
 dnnl::memory plain_memory(const dnnl::engine& engine, int64_t rows, int64_t cols, float* data);
 
+// A 1-D memory of `bytes` u8 over `data` (not owned): the scratchpad argument of a primitive.
+// oneDNN wants it non-empty, so callers pass at least 1.
+dnnl::memory byte_memory(const dnnl::engine& engine, void* data, size_t bytes);
+
 }  // namespace tanzhen::kernels
