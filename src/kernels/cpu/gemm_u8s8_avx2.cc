@@ -26,9 +26,10 @@ constexpr int kTileRows = 5;
 // 1024 at 32, 128 and 304 rows, the 768-k layers unchanged (one block either way); 512 was ~10%
 // slower than 1024.
 constexpr int kBlockK = 3072;
-// x block up to 160 x kBlockK bytes (480 KB at K = 3072): L2, as in gemm_f32_avx2.cc (one pass
-// over the weights at 128 tokens). Against 96 rows (with kBlockK 1024), the same A/B: medians
-// 1-3% lower at 128 and 304 rows, level at 768->768.
+// x block up to 160 x kBlockK bytes (480 KB at K = 3072): L2. Up to 160 tokens take one pass
+// over the weights. Against 96 rows (with kBlockK 1024), the same A/B: medians 1-3% lower at 128
+// and 304 rows, level at 768->768. (The F32 kernel measured best with 320; 320 was not tried
+// here with kBlockK 3072.)
 constexpr int kBlockRows = 160;
 
 // k rows per panel: in rounded up to a whole group of 4.

@@ -3,7 +3,7 @@
 //
 // Each thread takes a contiguous range of panels (kPanelCols output columns each), so it reads
 // those weights alone, once per block of rows. Loops, outermost first: blocks of
-// Kernel::kBlockRows rows (their slice of x stays in L2); blocks of Kernel::kBlockK k; the
+// Kernel::kBlockRows rows (their slice of x stays in L2 or L3); blocks of Kernel::kBlockK k; the
 // thread's panels; the row tiles of Kernel::kTileRows rows, which all reuse the same k block of
 // one panel's weights from cache (L1 or L2: the block sizes were measured, see the kernels).
 // Partial sums live in y between k blocks.
@@ -45,11 +45,10 @@ void run_panels(const typename Kernel::Args& a, int64_t rows, int p0, int p1) {
     for (int k0 = 0; k0 < a.in; k0 += Kernel::kBlockK) {
       const int kc = std::min(Kernel::kBlockK, a.in - k0);
       for (int p = p0; p < p1; ++p) {
-        const int col0 = p * kPanelCols;
+        const int col0 = p * kPanelCols, valid = std::min(kPanelCols, a.out - col0);
         for (int64_t r = r0; r < r1; r += Kernel::kTileRows) {
           const int mr = static_cast<int>(std::min<int64_t>(Kernel::kTileRows, r1 - r));
-          Kernel::tile(a, TileAt{r, mr, p, col0, std::min(kPanelCols, a.out - col0), k0, kc,
-                                 k0 == 0, k0 + kc >= a.in});
+          Kernel::tile(a, TileAt{r, mr, p, col0, valid, k0, kc, k0 == 0, k0 + kc >= a.in});
         }
       }
     }
