@@ -4,7 +4,8 @@
 //                         end exclusive) -> exact-match entity precision / recall / F1 overall
 //                         and per type (conlleval's definition, see tasks/eval.h), error
 //                         breakdown, throughput. --map renames gold and predicted types alike;
-//                         types it does not name are kept as they are.
+//                         types it does not name are kept as they are. --types then scores only
+//                         the types it lists (others are dropped from both sides).
 //   --task fill-mask      sentences (.jsonl "text" fields or plain lines) -> random CJK
 //                         characters the vocabulary knows are replaced by [MASK] and the model's
 //                         top-1 / top-5 accuracy at restoring them is reported. By default all
@@ -36,6 +37,7 @@ struct EvalCliOptions {
   std::string model_dir;
   std::string data;
   std::string map_spec;
+  std::string types_spec;
   bool json_output = false;
   size_t limit = 0;
   int threads = 0;
@@ -91,6 +93,7 @@ void print_prf_row(const std::string& name, const PrfCounts& c) {
 
 int eval_ner(const EvalCliOptions& o) {
   const TypeMap type_map = TypeMap::parse(o.map_spec);
+  const TypeFilter type_filter = TypeFilter::parse(o.types_spec);
   std::vector<NerExample> examples = read_ner_examples(o.data, o.limit);
   if (examples.empty()) fail("bad_data", o.data + " holds no examples");
   auto pipeline = NerPipeline::load(resolve_model_dir(o.model_dir, "zh-ner-small"), encoder_options(o.dtype, o.threads));
@@ -111,6 +114,8 @@ int eval_ner(const EvalCliOptions& o) {
       std::vector<LabeledSpan> gold = std::move(examples[i].entities);
       type_map.apply(gold);
       type_map.apply(predicted);
+      type_filter.apply(gold);
+      type_filter.apply(predicted);
       scorer.add(std::move(gold), std::move(predicted));
       tp.chars += static_cast<int64_t>(decode_utf8(texts[i - begin]).size());
     }
@@ -278,6 +283,9 @@ const RegisterCommand kRegister{
           ->required();
       app.add_option("--map", o->map_spec,
                      "ner: rename types in gold and predictions, e.g. name=PER,address=LOC (unnamed types are kept)");
+      app.add_option("--types", o->types_spec,
+                     "ner: score only these types (after --map), e.g. PER,LOC,ORG; entities of other types "
+                     "are dropped from gold and predictions (default: all types)");
       app.add_flag("--json", o->json_output, "Print one JSON object instead of a table");
       app.add_option("--limit", o->limit, "Evaluate the first N examples only (default: all)");
       app.add_option("--threads", o->threads, "Encoder threads (default: all cores)");

@@ -84,7 +84,7 @@ void EntityScorer::add(std::vector<LabeledSpan> gold, std::vector<LabeledSpan> p
 }
 
 // ---------------------------------------------------------------------------------------------
-// Type renaming
+// Type renaming and filtering
 
 namespace {
 std::string_view trim(std::string_view s) {
@@ -92,16 +92,23 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
+
+// Calls f on each comma-separated item of spec, empty ones included ("a,,b" has three).
+template <class F>
+void for_each_item(std::string_view spec, F f) {
+  for (size_t pos = 0; pos <= spec.size();) {
+    size_t comma = spec.find(',', pos);
+    if (comma == std::string_view::npos) comma = spec.size();
+    f(spec.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+}
 }  // namespace
 
 TypeMap TypeMap::parse(std::string_view spec) {
   TypeMap m;
   if (trim(spec).empty()) return m;
-  size_t pos = 0;
-  while (pos <= spec.size()) {
-    size_t comma = spec.find(',', pos);
-    if (comma == std::string_view::npos) comma = spec.size();
-    std::string_view pair = spec.substr(pos, comma - pos);
+  for_each_item(spec, [&](std::string_view pair) {
     size_t eq = pair.find('=');
     std::string_view from = eq == std::string_view::npos ? std::string_view() : trim(pair.substr(0, eq));
     std::string_view to = eq == std::string_view::npos ? std::string_view() : trim(pair.substr(eq + 1));
@@ -109,8 +116,7 @@ TypeMap TypeMap::parse(std::string_view spec) {
       fail("invalid_option", "--map: expected FROM=TO[,FROM=TO...], got \"" + std::string(pair) + "\"");
     if (!m.map_.emplace(std::string(from), std::string(to)).second)
       fail("invalid_option", "--map: type " + std::string(from) + " is mapped twice");
-    pos = comma + 1;
-  }
+  });
   return m;
 }
 
@@ -122,6 +128,22 @@ const std::string& TypeMap::apply(const std::string& type) const {
 void TypeMap::apply(std::vector<LabeledSpan>& spans) const {
   if (map_.empty()) return;
   for (LabeledSpan& s : spans) s.type = apply(s.type);
+}
+
+TypeFilter TypeFilter::parse(std::string_view spec) {
+  TypeFilter f;
+  if (trim(spec).empty()) return f;
+  for_each_item(spec, [&](std::string_view item) {
+    std::string_view name = trim(item);
+    if (name.empty()) fail("invalid_option", "--types: expected T[,T...], got \"" + std::string(spec) + "\"");
+    f.keep_.emplace(name);
+  });
+  return f;
+}
+
+void TypeFilter::apply(std::vector<LabeledSpan>& spans) const {
+  if (keep_.empty()) return;
+  std::erase_if(spans, [this](const LabeledSpan& s) { return !keeps(s.type); });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -136,6 +136,23 @@ TEST(EvalCli, TypeMapRenamesGoldAndPredictionsAlike) {
   expect_scores(got["per_type"]["PER"], want.at("PER"), "PER (not in the map, kept)");
 }
 
+TEST(EvalCli, TypesScoresOnlyTheListedTypes) {
+  const std::string data = msra_sample(30);
+  CliRun ner = run_cli({"ner", "-m", kNer, "-i", data});
+  ASSERT_EQ(ner.exit_code, 0) << ner.err;
+  const auto want = recompute(data, ner.lines());
+  // Only PER is scored: the overall counts are PER's own, and no other type is listed.
+  const json got = eval_json({"-m", kNer, "-d", data, "--types", "PER"});
+  expect_scores(got["overall"], want.at("PER"), "overall = PER");
+  ASSERT_EQ(got["per_type"].size(), 1u) << got.dump();
+  expect_scores(got["per_type"]["PER"], want.at("PER"), "PER");
+  // --types applies after --map: LOC and ORG renamed to PLACE, then PLACE alone is scored.
+  const auto merged = recompute(data, ner.lines(), {{"LOC", "PLACE"}, {"ORG", "PLACE"}});
+  const json place = eval_json({"-m", kNer, "-d", data, "--map", "LOC=PLACE,ORG=PLACE", "--types", "PLACE"});
+  expect_scores(place["overall"], merged.at("PLACE"), "overall = PLACE");
+  ASSERT_EQ(place["per_type"].size(), 1u) << place.dump();
+}
+
 TEST(EvalCli, DefaultModelLimitAndBatchSize) {
   const std::string data = msra_sample(30);
   const std::string models = testing::make_temp_dir("eval-models");
@@ -168,6 +185,7 @@ TEST(EvalCli, BadInputsAreOneLineErrors) {
       {{"eval", "-m", kNer, "-d", dir + "/empty.jsonl"}, "no examples"},
       {{"eval", "-m", kNer, "-d", dir + "/missing.jsonl"}, "cannot open"},
       {{"eval", "-m", kNer, "-d", msra_sample(30), "--map", "LOC"}, "--map"},
+      {{"eval", "-m", kNer, "-d", msra_sample(30), "--types", "PER,"}, "--types"},
       {{"eval", "-m", kMlm, "-d", msra_sample(30)}, "not a token-classification"},
       {{"eval", "--task", "fill-mask", "-m", kMlm, "-d", msra_sample(30), "--mask-rate", "0"}, "--mask-rate"},
   };

@@ -160,6 +160,44 @@ TEST(TypeMap, RejectsMalformedSpecs) {
   }
 }
 
+TEST(TypeFilter, DropsUnlistedTypesFromBothSides) {
+  // CLUENER-style gold with a type the model cannot predict: without the filter the book is a
+  // miss; with it only PER and LOC are scored (the predicted ORG is dropped too).
+  const TypeFilter f = TypeFilter::parse(" PER , LOC");
+  EXPECT_TRUE(f.keeps("PER"));
+  EXPECT_FALSE(f.keeps("book"));
+  std::vector<LabeledSpan> gold{{"PER", 0, 2}, {"book", 3, 6}, {"LOC", 7, 9}};
+  std::vector<LabeledSpan> pred{{"PER", 0, 2}, {"ORG", 3, 6}, {"LOC", 7, 8}};
+  f.apply(gold);
+  f.apply(pred);
+  EXPECT_EQ(gold, (std::vector<LabeledSpan>{{"PER", 0, 2}, {"LOC", 7, 9}}));
+  EXPECT_EQ(pred, (std::vector<LabeledSpan>{{"PER", 0, 2}, {"LOC", 7, 8}}));
+  EntityScorer scorer;
+  scorer.add(gold, pred);
+  EXPECT_EQ(scorer.scores().overall.tp, 1);
+  EXPECT_EQ(scorer.scores().overall.fp, 1);
+  EXPECT_EQ(scorer.scores().overall.fn, 1);
+  EXPECT_EQ(scorer.scores().per_type.count("book"), 0u);
+  EXPECT_EQ(scorer.scores().per_type.count("ORG"), 0u);
+}
+
+TEST(TypeFilter, EmptySpecKeepsEverythingAndBadSpecsAreRejected) {
+  const TypeFilter all = TypeFilter::parse("  ");
+  EXPECT_TRUE(all.empty());
+  EXPECT_TRUE(all.keeps("anything"));
+  std::vector<LabeledSpan> spans{{"book", 0, 1}};
+  all.apply(spans);
+  EXPECT_EQ(spans.size(), 1u);
+  for (const char* bad : {"PER,", ",PER", "PER,,LOC", "PER, ,LOC"}) {
+    try {
+      TypeFilter::parse(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), "invalid_option") << bad;
+    }
+  }
+}
+
 TEST(NerExample, ParsesCodePointOffsets) {
   NerExample ex = parse_ner_example(
       R"({"text": "我在北京", "entities": [{"start": 2, "end": 4, "type": "LOC"}], "id": 7})", 1);

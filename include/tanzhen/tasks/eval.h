@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,23 @@ class TypeMap {
 
  private:
   std::map<std::string, std::string, std::less<>> map_;
+};
+
+// The entity types to score, e.g. "PER,LOC,ORG" (after renaming): entities of other types are
+// dropped from gold and predictions alike. For datasets with types the model cannot predict, such
+// as CLUENER's book/game/movie/position for a PER/LOC/ORG model, which would otherwise count as
+// misses. An empty spec keeps every type.
+class TypeFilter {
+ public:
+  TypeFilter() = default;
+  // "T[,T...]"; spaces around names are ignored. Throws Error("invalid_option") on an empty name.
+  static TypeFilter parse(std::string_view spec);
+  bool keeps(const std::string& type) const { return keep_.empty() || keep_.count(type) > 0; }
+  void apply(std::vector<LabeledSpan>& spans) const;
+  bool empty() const { return keep_.empty(); }
+
+ private:
+  std::set<std::string, std::less<>> keep_;
 };
 
 // One line of a gold NER file: {"text": "...", "entities": [{"start", "end", "type"}, ...]}
