@@ -156,6 +156,14 @@ for stage in $STAGES; do
     # zh-mlm-small.
     mlm_continue mlm9 mlm8 909 115 2
     ;;
+  mlm10)
+    # Not shipped yet (not in the default STAGES): masked LM continued from stage mlm9 with a
+    # fresh learning-rate cycle and a 150-minute budget on both cores, so that a later NER stage
+    # (ner10, ner9's command from this encoder) can start from more pretraining. Started at the
+    # end of session 12 on the AVX2 CPU (F32); rerun the same command to resume: the budget
+    # counts training time and is kept in the checkpoint.
+    mlm_continue mlm10 mlm9 1010 150 2
+    ;;
   ner9)
     # NER fine-tuned afresh from stage $SHIPPED_MLM's encoder with ner6's settings, over 19
     # epochs (what ner6 reached in its 106 minutes) instead of a time budget, so that the
