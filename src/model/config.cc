@@ -206,6 +206,7 @@ ModelConfig read_model_config(const std::string& dir) {
     if (auto m = ms.find("model"); m != ms.end() && m->is_object()) {
       if (auto t = m->find("type"); t != m->end() && t->is_string()) {
         const std::string type = lower(t->get<std::string>());
+        c.modelscope = true;
         if (contains(type, "crf")) c.head = HeadKind::kCrf;
         else if (contains(type, "token-classification") || contains(type, "token_classification"))
           c.head = HeadKind::kTokenClassification;

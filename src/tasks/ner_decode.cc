@@ -68,7 +68,7 @@ CrfDecoding decode_crf(const Matrix& emissions, const Encoding& enc, const std::
 
   std::vector<Tag> tags;
   for (int id : out.tags) tags.push_back(label_tags[id]);
-  out.word_spans = decode_spans_modelscope(tags);
+  out.word_spans = decode_spans(tags, crf.spans);
 
   // Last sub-token of each word: the token before the next word's first (or the last word's
   // last token before [SEP]).

@@ -142,4 +142,8 @@ std::vector<UnitSpan> decode_spans_modelscope(const std::vector<Tag>& tags) {
   return spans;
 }
 
+std::vector<UnitSpan> decode_spans(const std::vector<Tag>& tags, SpanRules rules) {
+  return rules == SpanRules::kModelScope ? decode_spans_modelscope(tags) : decode_spans(tags);
+}
+
 }  // namespace tanzhen

@@ -41,6 +41,22 @@ TEST(ShippedModels, NerFindsTheDemoEntities) {
   EXPECT_EQ(entities_of_type(line, "LOC"), (std::set<std::string>{"北京", "美国"})) << line.dump();
 }
 
+TEST(ShippedModels, NerReadsItsCrfPathWithConllevalRules) {
+  // The model was trained and scored with conlleval chunking, so an O ends an entity: the best
+  // path here is B-PER I-PER I-PER O O O O I-PER I-PER I-PER ..., two people, not one entity
+  // from 邵 to 迪 (ModelScope's span rules, which are for ModelScope checkpoints).
+  CliRun r = run_cli({"ner", "--emit-logits", "邵华泽社长感谢普罗迪总理会见人民日报代表团。"}, "",
+                     "TANZHEN_MODELS=" + kModels);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto line = r.lines().at(0);
+  const auto& tags = line["tags"];  // one per character: every character is a word here
+  ASSERT_EQ(tags.size(), 22u) << line.dump();
+  for (const auto& e : line["entities"])
+    for (int c = e["start"].get<int>(); c < e["end"].get<int>(); ++c)
+      EXPECT_NE(tags[c], "O") << "entity " << e.dump() << " spans an O";
+  EXPECT_EQ(entities_of_type(line, "PER"), (std::set<std::string>{"邵华泽", "普罗迪"})) << line.dump();
+}
+
 TEST(ShippedModels, LongTextRunsInWindowsOfTheTrainedLength) {
   // The NER model declares only the positions it was fine-tuned on (MSRA sentences are short).
   const int positions = config("zh-ner-small")["max_position_embeddings"];

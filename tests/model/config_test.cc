@@ -38,6 +38,8 @@ TEST(ModelConfig, ReadsReferenceMlmAndModelScopeConfigs) {
   // config.json says BertModel; configuration.json's model.type "transformer-crf" says CRF.
   const ModelConfig crf = read_model_config(reference_model("tiny-bert-crf-modelscope"));
   EXPECT_EQ(crf.head, HeadKind::kCrf);
+  EXPECT_TRUE(crf.modelscope);
+  EXPECT_FALSE(mlm.modelscope);
   ASSERT_EQ(crf.labels.size(), 13u);
   EXPECT_EQ(crf.labels[0], "O");
   EXPECT_EQ(crf.labels[4], "S-LOC");
@@ -80,6 +82,7 @@ TEST(ModelConfig, ModelScopeLabelMappingAndModelType) {
   write_bytes(dir + "/label_mapping.json", R"({"B-PER": 1, "O": 0, "S-PER": 3, "E-PER": 2})");
   const ModelConfig c = read_model_config(dir);
   EXPECT_EQ(c.head, HeadKind::kCrf);
+  EXPECT_TRUE(c.modelscope);
   EXPECT_EQ(c.labels, (std::vector<std::string>{"O", "B-PER", "E-PER", "S-PER"}));
 }
 
@@ -91,6 +94,10 @@ TEST(ModelConfig, ArchitecturesGiveTheHeadHint) {
   };
   EXPECT_EQ(head_for("BertForTokenClassification"), HeadKind::kTokenClassification);
   EXPECT_EQ(head_for("BertCrfForNer"), HeadKind::kCrf);
+  // A Hugging Face-layout CRF model (tanzhen's own) is not a ModelScope checkpoint.
+  EXPECT_FALSE(read_model_config(make_model_dir(reference_model("tiny-bert-ner"), [](json& j) {
+                 j["architectures"] = {"BertCrfForTokenClassification"};
+               })).modelscope);
   EXPECT_EQ(head_for("BertForMaskedLM"), HeadKind::kMaskedLM);
   EXPECT_EQ(head_for("BertForPreTraining"), HeadKind::kMaskedLM);
   EXPECT_EQ(head_for("BertModel"), HeadKind::kNone);

@@ -91,5 +91,13 @@ TEST(DecodeSpansModelScope, FollowsRaNerRules) {
             (std::vector<UnitSpan>{{"LOC", 0, 1}, {"PER", 2, 2}, {"ORG", 3, 3}, {"LOC", 4, 4}}));
 }
 
+TEST(DecodeSpans, RulesPickConllevalOrModelScope) {
+  // The case where they differ: an O between two PER runs (seen with tanzhen's own model on
+  // 邵华泽社长感谢普罗迪总理: two people, not one).
+  const std::vector<Tag> path = tags({"B-PER", "I-PER", "O", "I-PER"});
+  EXPECT_EQ(decode_spans(path, SpanRules::kConlleval), (std::vector<UnitSpan>{{"PER", 0, 1}, {"PER", 3, 3}}));
+  EXPECT_EQ(decode_spans(path, SpanRules::kModelScope), (std::vector<UnitSpan>{{"PER", 0, 3}}));
+}
+
 }  // namespace
 }  // namespace tanzhen

@@ -27,6 +27,9 @@ struct ModelConfig {
   std::vector<std::string> labels;  // index = label id; empty for MLM
   HeadKind head = HeadKind::kNone;
   std::string model_type = "bert";
+  // configuration.json names a ModelScope model type (e.g. "transformer-crf"): the checkpoint
+  // comes from ModelScope, whose pipelines decode CRF paths with their own span rules.
+  bool modelscope = false;
 };
 
 // Reads config.json (+ configuration.json / label_mapping.json when present) from `dir`.

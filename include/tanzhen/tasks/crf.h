@@ -2,6 +2,8 @@
 #pragma once
 #include <vector>
 
+#include "tanzhen/tasks/tag_scheme.h"
+
 namespace tanzhen {
 
 struct CrfParams {
@@ -9,6 +11,7 @@ struct CrfParams {
   std::vector<float> transitions;  // [num_tags x num_tags], transitions[i * num_tags + j] = i -> j
   std::vector<float> start;        // [num_tags] added at the first position
   std::vector<float> end;          // [num_tags] added after the last position
+  SpanRules spans = SpanRules::kConlleval;  // how the best path's tags become entities
   bool empty() const { return num_tags == 0; }
 };
 

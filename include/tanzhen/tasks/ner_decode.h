@@ -34,8 +34,8 @@ struct CrfDecoding {
   std::vector<UnitSpan> word_spans;    // each entity's first/last word
 };
 
-// CRF decoding (ModelScope RaNER): emissions at each word's first sub-token, Viterbi over the
-// words, spans by decode_spans_modelscope(); an entity covers its words' whole text, its score is
+// CRF decoding (as ModelScope RaNER): emissions at each word's first sub-token, Viterbi over
+// the words, spans by crf.spans's rules; an entity covers its words' whole text, its score is
 // softmax(emission at its first word)[that word's tag].
 CrfDecoding decode_crf(const Matrix& emissions, const Encoding& enc, const std::vector<int>& word_ids,
                        const std::u32string& text, const std::vector<Tag>& label_tags, const CrfParams& crf);

@@ -52,4 +52,12 @@ std::vector<UnitSpan> decode_spans(const std::vector<Tag>& tags);
 // entity still extends it); an entity still open at the end is emitted.
 std::vector<UnitSpan> decode_spans_modelscope(const std::vector<Tag>& tags);
 
+// Which of the two rule sets above reads a model's tags. A model is decoded the way it was
+// trained and scored: conlleval for Hugging Face-layout models (tanzhen's own default model is
+// trained and scored that way), ModelScope's for ModelScope checkpoints, whose pipeline tanzhen
+// matches exactly. They differ when an O falls inside what the other rules would join, e.g.
+// B-PER I-PER O I-PER: two entities under conlleval, one under ModelScope's rules.
+enum class SpanRules { kConlleval, kModelScope };
+std::vector<UnitSpan> decode_spans(const std::vector<Tag>& tags, SpanRules rules);
+
 }  // namespace tanzhen
