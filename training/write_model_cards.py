@@ -393,7 +393,9 @@ Dev F1:
         tanzhen_eval = (f"\nThe exported model in tanzhen (`tanzhen eval -d msra-dev.jsonl`, dev split as above, "
                         f"fp32): P {100 * o['precision']:.2f}, R {100 * o['recall']:.2f}, "
                         f"**F1 {100 * o['f1']:.2f}**; {ev['throughput']['sentences_per_s']:.0f} sentences/s "
-                        f"on {ev['throughput']['threads']} threads.\n")
+                        f"on {ev['throughput']['threads']} threads"
+                        + (" (tanzhen reads the Viterbi path with the same conlleval chunking as training)"
+                           if crf else "") + ".\n")
     recipe_lines = "\n".join(recipe)
     ner_card = f"""# zh-ner-small
 
