@@ -166,13 +166,13 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm9", help="the shipped masked-LM run (recipe stage mlm9)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8",
+    p.add_argument("--mlm-run", default="training/runs/mlm10", help="the shipped masked-LM run (recipe stage mlm10)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
-    p.add_argument("--ner-run", default="training/runs/ner6-mlm6", help="the shipped NER run (stage ner6)")
-    p.add_argument("--ner-earlier", default="training/runs/ner5-mlm5",
+    p.add_argument("--ner-run", default="training/runs/ner9-mlm9", help="the shipped NER run (stage ner9)")
+    p.add_argument("--ner-earlier", default="",
                    help="an earlier NER run to compare with (the previous default model), or ''")
     p.add_argument("--head-compare", default="training/runs/ner2-crf,training/runs/ner2-softmax",
                    help="CRF run,softmax run: the same continuation with either head (stage ner2)")
