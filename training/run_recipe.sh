@@ -28,6 +28,15 @@ ner_from() {
     --keep-epochs 4
   $PY training/save_records.py training/runs/$1
 }
+# NER fine-tuned afresh (CRF head) on both cores from masked-LM run $2's encoder into run $1 with
+# ner6's settings, over 19 epochs (what ner6 reached in its 106 minutes) instead of a time
+# budget, so that the schedule is the same on a slower CPU and across sessions (stages ner9,
+# ner10): rerun the same command to resume.
+ner_epochs() {
+  OUT=training/runs/$1 sh training/run_finetune.sh --pretrained training/runs/$2/checkpoint.pt \
+    --head crf --threads 2 --seed 17 --epochs 19 --lr 5e-4 --batch 64 --warmup-frac 0.02 --keep-epochs 4
+  $PY training/save_records.py training/runs/$1
+}
 # Masked LM continued from run $2 with a fresh learning-rate cycle (lr 3e-4, 50 warm-up steps,
 # 16 x 256 tokens a step) into run $1: seed $3, budget $4 minutes, $5 threads.
 mlm_continue() {
@@ -167,23 +176,13 @@ for stage in $STAGES; do
   ner10)
     # Not shipped yet (not in the default STAGES): ner9's command from stage mlm10's encoder
     # (started at the end of session 13; rerun the same command to resume).
-    OUT=training/runs/ner10-mlm10 sh training/run_finetune.sh \
-      --pretrained training/runs/mlm10/checkpoint.pt \
-      --head crf --threads 2 --seed 17 --epochs 19 --lr 5e-4 --batch 64 --warmup-frac 0.02 \
-      --keep-epochs 4
-    $PY training/save_records.py training/runs/ner10-mlm10
+    ner_epochs ner10-mlm10 mlm10
     ;;
   ner9)
-    # NER fine-tuned afresh from stage mlm9's encoder with ner6's settings, over 19
-    # epochs (what ner6 reached in its 106 minutes) instead of a time budget, so that the
-    # schedule is the same on a slower CPU and across sessions: rerun the same command to resume.
-    # Run in sessions 11-12 on an AVX2-only CPU, F32, both cores: 14,288 steps, 215 minutes of
-    # training time. Shipped as zh-ner-small (dev F1 91.87 in tanzhen; ner6 had 91.33 in training).
-    OUT=training/runs/ner9-mlm9 sh training/run_finetune.sh \
-      --pretrained training/runs/mlm9/checkpoint.pt \
-      --head crf --threads 2 --seed 17 --epochs 19 --lr 5e-4 --batch 64 --warmup-frac 0.02 \
-      --keep-epochs 4
-    $PY training/save_records.py training/runs/ner9-mlm9
+    # NER from stage mlm9's encoder over 19 epochs (ner_epochs). Run in sessions 11-12 on an
+    # AVX2-only CPU, F32, both cores: 14,288 steps, 215 minutes of training time. Shipped as
+    # zh-ner-small (dev F1 91.87 in tanzhen; ner6 had 91.33 in training).
+    ner_epochs ner9-mlm9 mlm9
     ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
