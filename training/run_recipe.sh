@@ -20,22 +20,18 @@ PY=/usr/bin/python3
 # checkpoint from that folder).
 SHIPPED_MLM=mlm10
 
-# NER fine-tuned afresh (CRF head) on both cores from masked-LM run $2's encoder, into run $1
-# (the settings of stages ner5 and ner6).
+# NER fine-tuned afresh (CRF head) on both cores from masked-LM run $2's encoder, into run $1,
+# with the settings of stage ner6. The schedule is the remaining arguments; without them, ner5's
+# and ner6's 106-minute budget. Stages ner9 and ner10 pass --epochs 19 (what ner6 reached in its
+# 106 minutes) instead, so that the schedule is the same on a slower CPU and across sessions.
+# Rerun a stage to resume it.
 ner_from() {
-  OUT=training/runs/$1 sh training/run_finetune.sh --pretrained training/runs/$2/checkpoint.pt \
-    --head crf --threads 2 --seed 17 --time-budget-min 106 --epochs 40 --lr 5e-4 --batch 64 --warmup-frac 0.02 \
-    --keep-epochs 4
-  $PY training/save_records.py training/runs/$1
-}
-# NER fine-tuned afresh (CRF head) on both cores from masked-LM run $2's encoder into run $1 with
-# ner6's settings, over 19 epochs (what ner6 reached in its 106 minutes) instead of a time
-# budget, so that the schedule is the same on a slower CPU and across sessions (stages ner9,
-# ner10): rerun the same command to resume.
-ner_epochs() {
-  OUT=training/runs/$1 sh training/run_finetune.sh --pretrained training/runs/$2/checkpoint.pt \
-    --head crf --threads 2 --seed 17 --epochs 19 --lr 5e-4 --batch 64 --warmup-frac 0.02 --keep-epochs 4
-  $PY training/save_records.py training/runs/$1
+  run=$1 encoder=$2
+  shift 2
+  [ $# -gt 0 ] || set -- --time-budget-min 106 --epochs 40
+  OUT=training/runs/$run sh training/run_finetune.sh --pretrained training/runs/$encoder/checkpoint.pt \
+    --head crf --threads 2 --seed 17 --lr 5e-4 --batch 64 --warmup-frac 0.02 --keep-epochs 4 "$@"
+  $PY training/save_records.py training/runs/$run
 }
 # Masked LM continued from run $2 with a fresh learning-rate cycle (lr 3e-4, 50 warm-up steps,
 # 16 x 256 tokens a step) into run $1: seed $3, budget $4 minutes, $5 threads.
@@ -176,13 +172,13 @@ for stage in $STAGES; do
   ner10)
     # Not shipped yet (not in the default STAGES): ner9's command from stage mlm10's encoder
     # (started at the end of session 13; rerun the same command to resume).
-    ner_epochs ner10-mlm10 mlm10
+    ner_from ner10-mlm10 mlm10 --epochs 19
     ;;
   ner9)
-    # NER from stage mlm9's encoder over 19 epochs (ner_epochs). Run in sessions 11-12 on an
+    # NER from stage mlm9's encoder over 19 epochs (see ner_from). Run in sessions 11-12 on an
     # AVX2-only CPU, F32, both cores: 14,288 steps, 215 minutes of training time. Shipped as
     # zh-ner-small (dev F1 91.87 in tanzhen; ner6 had 91.33 in training).
-    ner_epochs ner9-mlm9 mlm9
+    ner_from ner9-mlm9 mlm9 --epochs 19
     ;;
   export)
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
