@@ -8,6 +8,25 @@ import torch
 from torch import nn
 
 
+def scheme_constraints(labels):
+    """Which transitions the labels' tag scheme allows, as tanzhen's forbid_invalid_transitions
+    reads them (BIO or BIOES labels "X-TYPE" and "O"): (transitions[i, j], start[j], end[j]) bool
+    masks. I-T / E-T never come first and only follow B-T / I-T; with E/S tags (BIOES) B-T / I-T
+    must go on with I-T / E-T and cannot end the sentence."""
+    n = len(labels)
+    prefix = [l[0] if l != "O" else "O" for l in labels]
+    kind = [l[2:] for l in labels]
+    closing = any(p in "ES" for p in prefix)
+    cont = [p in "IE" for p in prefix]
+    still_open = [closing and p in "BI" for p in prefix]
+    trans = torch.ones(n, n, dtype=torch.bool)
+    for i in range(n):
+        for j in range(n):
+            inside = prefix[i] in "BI" and kind[i] == kind[j]
+            trans[i, j] = inside if cont[j] else not still_open[i]
+    return trans, ~torch.tensor(cont), ~torch.tensor(still_open)
+
+
 class CRF(nn.Module):
     def __init__(self, num_tags):
         super().__init__()
@@ -39,13 +58,19 @@ class CRF(nn.Module):
         return (log_z - gold).sum()
 
     @torch.no_grad()
-    def decode(self, emissions, mask):
-        """Best tag path per sequence (Viterbi), as lists cut to each sequence's length."""
+    def decode(self, emissions, mask, allowed=None):
+        """Best tag path per sequence (Viterbi), as lists cut to each sequence's length. With
+        `allowed` (scheme_constraints' masks) the best path among the valid ones."""
         B, T, _ = emissions.shape
-        score = self.start_transitions + emissions[:, 0]
+        transitions, start, end = self.transitions, self.start_transitions, self.end_transitions
+        if allowed is not None:
+            never = float("-inf")
+            transitions = transitions.masked_fill(~allowed[0], never)
+            start, end = start.masked_fill(~allowed[1], never), end.masked_fill(~allowed[2], never)
+        score = start + emissions[:, 0]
         history = []
         for t in range(1, T):
-            cand = score.unsqueeze(2) + self.transitions           # (B, from, to)
+            cand = score.unsqueeze(2) + transitions                # (B, from, to)
             best, idx = cand.max(dim=1)
             nxt = best + emissions[:, t]
             keep = mask[:, t].unsqueeze(1)
@@ -53,7 +78,7 @@ class CRF(nn.Module):
             # Past a sequence's end the pointer is the identity, so backtracking passes through.
             ident = torch.arange(score.shape[1], device=score.device).expand_as(idx)
             history.append(torch.where(keep, idx, ident))
-        score = score + self.end_transitions
+        score = score + end
         cur = score.argmax(1)
         path = [cur]
         for idx in reversed(history):

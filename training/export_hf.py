@@ -89,6 +89,10 @@ def main():
         crf = any(k.startswith("crf.") for k in keep)
         arch = "BertCrfForTokenClassification" if crf else "BertForTokenClassification"
         cfg = hf_config(ck["config"], arch, ck["labels"])
+        if crf:
+            # tanzhen then decodes the best path among those the tag scheme allows, as
+            # finetune_ner.py's evaluation does (a trained CRF still scores O -> I-PER above -inf).
+            cfg["crf_constrained"] = True
     if a.max_positions:
         name = "bert.embeddings.position_embeddings.weight"
         keep[name] = keep[name][:a.max_positions]

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert_model import BertConfig, BertForTokenClassification  # noqa: E402
+from crf import scheme_constraints  # noqa: E402
 from ner_data import decode_entities, labels_for, load_split, score, token_tags  # noqa: E402
 from zh_tokenizer import ZhTokenizer  # noqa: E402
 from cpu_features import resolve_bf16  # noqa: E402
@@ -123,7 +124,10 @@ def collate(examples, batch_idx, tok, device):
 
 
 def evaluate(model, examples, tok, labels, device, bf16, batch=64):
+    """Entity P/R/F1 on `examples`; a CRF's path is the best valid one under the tag scheme, as
+    tanzhen decodes the exported model (its config.json says "crf_constrained": true)."""
     model.eval()
+    allowed = [m.to(device) for m in scheme_constraints(labels)]
     gold, pred = [], []
     with torch.no_grad():
         for bi in make_batches(examples, batch, 0, shuffle=False):
@@ -133,7 +137,7 @@ def evaluate(model, examples, tok, labels, device, bf16, batch=64):
             if model.crf is not None:
                 lens = torch.tensor([len(examples[i][1]) for i in bi], device=logits.device)
                 steps = torch.arange(logits.shape[1] - 1, device=logits.device)
-                best = model.crf.decode(logits.float()[:, 1:], steps < lens.unsqueeze(1))
+                best = model.crf.decode(logits.float()[:, 1:], steps < lens.unsqueeze(1), allowed)
             else:
                 best = [r[1:].tolist() for r in logits.float().argmax(-1).cpu()]
             for row, i in enumerate(bi):

@@ -196,6 +196,10 @@ ModelConfig read_model_config(const std::string& dir) {
   }
   if (auto it = j.find("id2label"); it != j.end() && !it->is_null()) c.labels = labels_from_id2label(*it, file);
   c.head = head_from_architectures(j, file);
+  if (auto it = j.find("crf_constrained"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean()) bad_config(file, "\"crf_constrained\" must be true or false");
+    c.crf_constrained = it->get<bool>();
+  }
 
   // ModelScope: configuration.json names the model type ("transformer-crf", ...), and
   // label_mapping.json is the label set its pipelines use (config.json's id2label, when

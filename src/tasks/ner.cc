@@ -31,9 +31,11 @@ CrfParams crf_from_checkpoint(const Checkpoint& ckpt) {
   crf.start = tensor_values(ckpt.weights, "crf.start_transitions");
   crf.end = tensor_values(ckpt.weights, "crf.end_transitions");
   crf.spans = ckpt.config.modelscope ? SpanRules::kModelScope : SpanRules::kConlleval;
+  if (ckpt.config.modelscope) crf.score = CrfParams::EntityScore::kEmissionSoftmax;
   const size_t n = crf.num_tags;
   if (n == 0 || crf.transitions.size() != n * n || crf.start.size() != n || crf.end.size() != n)
     fail("bad_checkpoint", ckpt.dir + ": CRF tensors do not match the " + std::to_string(n) + " labels");
+  if (ckpt.config.crf_constrained) forbid_invalid_transitions(crf, ckpt.config.labels);
   return crf;
 }
 

@@ -79,6 +79,8 @@ CrfDecoding decode_crf(const Matrix& emissions, const Encoding& enc, const std::
     return t;
   };
   std::vector<float> probs(emissions.cols);
+  const bool marginal = crf.score == CrfParams::EntityScore::kMarginal;
+  const std::vector<double> marginals = marginal ? crf_marginals(rows, crf) : std::vector<double>{};
   for (const UnitSpan& s : out.word_spans) {
     if (s.first < 0 || s.last >= num_words) fail("internal", "CRF span outside the words");
     Entity e;
@@ -86,8 +88,12 @@ CrfDecoding decode_crf(const Matrix& emissions, const Encoding& enc, const std::
     e.start = enc.offsets[out.word_first_tokens[s.first]].start;
     e.end = enc.offsets[word_last_token(s.last)].end;
     e.text = slice_utf8(text, e.start, e.end);
-    softmax(rows[s.first], emissions.cols, probs.data());
-    e.score = probs[out.tags[s.first]];
+    if (marginal) {
+      e.score = static_cast<float>(marginals[static_cast<size_t>(s.first) * crf.num_tags + out.tags[s.first]]);
+    } else {
+      softmax(rows[s.first], emissions.cols, probs.data());
+      e.score = probs[out.tags[s.first]];
+    }
     out.entities.push_back(std::move(e));
   }
   return out;

@@ -41,20 +41,32 @@ TEST(ShippedModels, NerFindsTheDemoEntities) {
   EXPECT_EQ(entities_of_type(line, "LOC"), (std::set<std::string>{"北京", "美国"})) << line.dump();
 }
 
-TEST(ShippedModels, NerReadsItsCrfPathWithConllevalRules) {
-  // The model was trained and scored with conlleval chunking, so an O ends an entity: the best
-  // path here is B-PER I-PER I-PER O O O O I-PER I-PER I-PER ..., two people, not one entity
-  // from 邵 to 迪 (ModelScope's span rules, which are for ModelScope checkpoints).
-  CliRun r = run_cli({"ner", "--emit-logits", "邵华泽社长感谢普罗迪总理会见人民日报代表团。"}, "",
-                     "TANZHEN_MODELS=" + kModels);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto line = r.lines().at(0);
-  const auto& tags = line["tags"];  // one per character: every character is a word here
-  ASSERT_EQ(tags.size(), 22u) << line.dump();
-  for (const auto& e : line["entities"])
-    for (int c = e["start"].get<int>(); c < e["end"].get<int>(); ++c)
-      EXPECT_NE(tags[c], "O") << "entity " << e.dump() << " spans an O";
-  EXPECT_EQ(entities_of_type(line, "PER"), (std::set<std::string>{"邵华泽", "普罗迪"})) << line.dump();
+TEST(ShippedModels, NerDecodesOnlyValidBioPaths) {
+  // The model declares constrained CRF decoding (as it was scored in training): an I-T only
+  // follows B-T or I-T. Unconstrained, its best path here is B-PER I-PER I-PER O O O O I-PER
+  // I-PER I-PER ...; constrained, 普 becomes B-PER. Either way 邵华泽 and 普罗迪 are two people,
+  // and 普罗迪's score is the CRF's marginal of B-PER at 普, not the emission's lone vote for I-PER.
+  EXPECT_EQ(config("zh-ner-small")["crf_constrained"], true);
+  for (const char* text : {"邵华泽社长感谢普罗迪总理会见人民日报代表团。", "江泽民主席今天在北京会见了美国总统克林顿。",
+                           "国务院总理李鹏今天在人民大会堂会见了日本客人。"}) {
+    CliRun r = run_cli({"ner", "--emit-logits", text}, "", "TANZHEN_MODELS=" + kModels);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto line = r.lines().at(0);
+    const auto& tags = line["tags"];  // one per character: every character is a word here
+    std::string prev = "O";
+    for (const auto& tag : tags) {
+      const std::string t = tag.get<std::string>();
+      if (t.rfind("I-", 0) == 0) EXPECT_TRUE(prev == "B-" + t.substr(2) || prev == t) << prev << " " << t << " in " << text;
+      prev = t;
+    }
+    for (const auto& e : line["entities"]) {
+      for (int c = e["start"].get<int>(); c < e["end"].get<int>(); ++c)
+        EXPECT_NE(tags[c], "O") << "entity " << e.dump() << " spans an O";
+      EXPECT_GT(e["score"].get<float>(), 0.5f) << e.dump();
+    }
+    if (std::string(text).rfind("邵华泽", 0) == 0)
+      EXPECT_EQ(entities_of_type(line, "PER"), (std::set<std::string>{"邵华泽", "普罗迪"})) << line.dump();
+  }
 }
 
 TEST(ShippedModels, LongTextRunsInWindowsOfTheTrainedLength) {

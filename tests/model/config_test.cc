@@ -99,6 +99,11 @@ TEST(ModelConfig, ArchitecturesGiveTheHeadHint) {
                  j["architectures"] = {"BertCrfForTokenClassification"};
                })).modelscope);
   EXPECT_EQ(head_for("BertForMaskedLM"), HeadKind::kMaskedLM);
+  // Constrained CRF decoding is what a config.json asks for; off when it says nothing.
+  EXPECT_FALSE(read_model_config(reference_model("tiny-bert-ner")).crf_constrained);
+  EXPECT_TRUE(read_model_config(make_model_dir(reference_model("tiny-bert-ner"), [](json& j) {
+                j["crf_constrained"] = true;
+              })).crf_constrained);
   EXPECT_EQ(head_for("BertForPreTraining"), HeadKind::kMaskedLM);
   EXPECT_EQ(head_for("BertModel"), HeadKind::kNone);
 }
@@ -138,6 +143,7 @@ TEST(ModelConfig, RejectsInvalidConfigs) {
       {"id2label key", [](json& j) { j["id2label"] = {{"zero", "O"}}; }, "zero"},
       {"id2label value", [](json& j) { j["id2label"] = {{"0", 7}}; }, "id2label[0]"},
       {"architectures type", [](json& j) { j["architectures"] = "BertModel"; }, "architectures"},
+      {"crf_constrained as a string", [](json& j) { j["crf_constrained"] = "yes"; }, "crf_constrained"},
       {"sequence classifier", [](json& j) { j["architectures"] = {"BertForSequenceClassification"}; },
        "BertForSequenceClassification is not supported"},
   };

@@ -108,6 +108,7 @@ TEST(NerPipeline, CrfMatchesModelScope) {
   const NerPipeline& p = pipeline("tiny-bert-crf-modelscope");
   ASSERT_TRUE(p.is_crf());
   EXPECT_EQ(p.crf().spans, SpanRules::kModelScope);  // a ModelScope checkpoint: its pipeline's rules
+  EXPECT_EQ(p.crf().score, CrfParams::EntityScore::kEmissionSoftmax);  // and its pipeline's scores
   EXPECT_EQ(p.tag_scheme(), TagScheme::kBIOES);
   auto records = read_reference("tiny-bert-crf-modelscope");
   NerOptions opts;

@@ -30,6 +30,10 @@ struct ModelConfig {
   // configuration.json names a ModelScope model type (e.g. "transformer-crf"): the checkpoint
   // comes from ModelScope, whose pipelines decode CRF paths with their own span rules.
   bool modelscope = false;
+  // config.json "crf_constrained": true: decode the CRF path under the tag scheme's constraints
+  // (see forbid_invalid_transitions), as the model was scored in training. Off by default, so
+  // other checkpoints decode exactly as their own pipelines do.
+  bool crf_constrained = false;
 };
 
 // Reads config.json (+ configuration.json / label_mapping.json when present) from `dir`.

@@ -36,6 +36,7 @@ struct CrfDecoding {
 
 // CRF decoding (as ModelScope RaNER): emissions at each word's first sub-token, Viterbi over
 // the words, spans by crf.spans's rules; an entity covers its words' whole text, its score is
+// as crf.score says: the CRF marginal of its first word's tag, or (ModelScope)
 // softmax(emission at its first word)[that word's tag].
 CrfDecoding decode_crf(const Matrix& emissions, const Encoding& enc, const std::vector<int>& word_ids,
                        const std::u32string& text, const std::vector<Tag>& label_tags, const CrfParams& crf);
