@@ -394,8 +394,9 @@ Dev F1:
                         f"fp32): P {100 * o['precision']:.2f}, R {100 * o['recall']:.2f}, "
                         f"**F1 {100 * o['f1']:.2f}**; {ev['throughput']['sentences_per_s']:.0f} sentences/s "
                         f"on {ev['throughput']['threads']} threads"
-                        + (" (tanzhen reads the Viterbi path with the same conlleval chunking as training)"
-                           if crf else "") + ".\n")
+                        + (" (tanzhen takes the best Viterbi path the tag scheme allows, as config.json's "
+                           "crf_constrained says and training's evaluation does since session 14, then "
+                           "conlleval chunking)" if crf else "") + ".\n")
     recipe_lines = "\n".join(recipe)
     ner_card = f"""# zh-ner-small
 
