@@ -13,36 +13,64 @@
 namespace tanzhen {
 namespace {
 
+CrfParams random_crf(int n, std::mt19937& rng, std::normal_distribution<float>& normal) {
+  CrfParams crf;
+  crf.num_tags = n;
+  for (int i = 0; i < n * n; ++i) crf.transitions.push_back(normal(rng));
+  for (int i = 0; i < n; ++i) crf.start.push_back(normal(rng)), crf.end.push_back(normal(rng));
+  return crf;
+}
+
+// len rows of n random emissions, and pointers to them as viterbi_decode takes them.
+struct Emissions {
+  std::vector<std::vector<float>> values;
+  std::vector<const float*> rows;
+  Emissions(int len, int n, std::mt19937& rng, std::normal_distribution<float>& normal)
+      : values(len, std::vector<float>(n)) {
+    for (auto& row : values) {
+      for (float& v : row) v = normal(rng);
+      rows.push_back(row.data());
+    }
+  }
+  Emissions(const Emissions&) = delete;  // rows point into values
+};
+
+// Calls visit(path) for every one of the n^len tag paths.
+template <typename Visit>
+void for_each_path(int n, int len, Visit visit) {
+  std::vector<int> path(len, 0);
+  long total = 1;
+  for (int i = 0; i < len; ++i) total *= n;
+  for (long code = 0; code < total; ++code) {
+    long c = code;
+    for (int i = 0; i < len; ++i) path[i] = static_cast<int>(c % n), c /= n;
+    visit(path);
+  }
+}
+
+// The highest-scoring of all paths, by enumeration (ties: the first one found).
+std::vector<int> best_by_enumeration(const std::vector<const float*>& rows, const CrfParams& crf) {
+  double best = 0;
+  std::vector<int> best_path;
+  for_each_path(crf.num_tags, static_cast<int>(rows.size()), [&](const std::vector<int>& path) {
+    const double s = crf_path_score(rows, crf, path);
+    if (best_path.empty() || s > best) best = s, best_path = path;
+  });
+  return best_path;
+}
+
 TEST(Viterbi, MatchesBruteForceOnRandomCases) {
   std::mt19937 rng(1234);
   std::normal_distribution<float> normal(0.f, 2.f);
   for (int trial = 0; trial < 300; ++trial) {
     const int n = 1 + trial % 4;          // 1..4 tags
     const int len = 1 + (trial / 4) % 6;  // 1..6 positions
-    CrfParams crf;
-    crf.num_tags = n;
-    for (int i = 0; i < n * n; ++i) crf.transitions.push_back(normal(rng));
-    for (int i = 0; i < n; ++i) crf.start.push_back(normal(rng)), crf.end.push_back(normal(rng));
-    std::vector<std::vector<float>> em(len, std::vector<float>(n));
-    for (auto& row : em)
-      for (float& v : row) v = normal(rng);
-    std::vector<const float*> rows;
-    for (auto& row : em) rows.push_back(row.data());
-
-    // Enumerate all n^len paths.
-    double best = -1e30;
-    std::vector<int> best_path, path(len, 0);
-    long total = 1;
-    for (int i = 0; i < len; ++i) total *= n;
-    for (long code = 0; code < total; ++code) {
-      long c = code;
-      for (int i = 0; i < len; ++i) path[i] = static_cast<int>(c % n), c /= n;
-      double s = crf_path_score(rows, crf, path);
-      if (s > best) best = s, best_path = path;
-    }
-    std::vector<int> got = viterbi_decode(rows, crf);
+    const CrfParams crf = random_crf(n, rng, normal);
+    const Emissions em(len, n, rng, normal);
+    const std::vector<int> best_path = best_by_enumeration(em.rows, crf);
+    std::vector<int> got = viterbi_decode(em.rows, crf);
     ASSERT_EQ(got.size(), static_cast<size_t>(len));
-    EXPECT_NEAR(crf_path_score(rows, crf, got), best, 1e-4) << "trial " << trial;
+    EXPECT_NEAR(crf_path_score(em.rows, crf, got), crf_path_score(em.rows, crf, best_path), 1e-4) << "trial " << trial;
     EXPECT_EQ(got, best_path) << "trial " << trial;
   }
 }
@@ -89,32 +117,22 @@ TEST(Viterbi, ConstrainedFindsTheBestValidPath) {
     const bool bioes = trial % label_sets.size() != 0;
     const int n = static_cast<int>(labels.size());
     const int len = 1 + (trial / 3) % 5;
-    CrfParams crf;
-    crf.num_tags = n;
-    for (int i = 0; i < n * n; ++i) crf.transitions.push_back(normal(rng));
-    for (int i = 0; i < n; ++i) crf.start.push_back(normal(rng)), crf.end.push_back(normal(rng));
+    CrfParams crf = random_crf(n, rng, normal);
     const CrfParams trained = crf;
     forbid_invalid_transitions(crf, labels);
-    std::vector<std::vector<float>> em(len, std::vector<float>(n));
-    for (auto& row : em)
-      for (float& v : row) v = normal(rng);
-    std::vector<const float*> rows;
-    for (auto& row : em) rows.push_back(row.data());
+    const Emissions em(len, n, rng, normal);
+    const auto& rows = em.rows;
 
-    double best = -1e30;
-    std::vector<int> best_path, path(len, 0);
-    long total = 1;
-    for (int i = 0; i < len; ++i) total *= n;
-    for (long code = 0; code < total; ++code) {
-      long c = code;
-      for (int i = 0; i < len; ++i) path[i] = static_cast<int>(c % n), c /= n;
-      // Valid paths keep their trained score; every invalid one scores -inf.
+    // Valid paths keep their trained score; every invalid one scores -inf. So the best path is
+    // the best valid one.
+    for_each_path(n, len, [&](const std::vector<int>& path) {
       const double s = crf_path_score(rows, crf, path);
-      ASSERT_EQ(std::isinf(s), !valid_path(labels, path, bioes)) << "trial " << trial;
-      if (!valid_path(labels, path, bioes)) continue;
-      EXPECT_NEAR(s, crf_path_score(rows, trained, path), 1e-4);
-      if (s > best) best = s, best_path = path;
-    }
+      const bool valid = valid_path(labels, path, bioes);
+      EXPECT_EQ(std::isinf(s), !valid) << "trial " << trial;
+      if (valid) EXPECT_NEAR(s, crf_path_score(rows, trained, path), 1e-4);
+    });
+    const std::vector<int> best_path = best_by_enumeration(rows, crf);
+    EXPECT_TRUE(valid_path(labels, best_path, bioes));
     const std::vector<int> got = viterbi_decode(rows, crf);
     EXPECT_EQ(got, best_path) << "trial " << trial;
     changed += got != viterbi_decode(rows, trained);
@@ -152,30 +170,19 @@ TEST(CrfMarginals, MatchBruteForceWithAndWithoutConstraints) {
   for (int trial = 0; trial < 40; ++trial) {
     const int n = static_cast<int>(labels.size());
     const int len = 1 + trial % 5;
-    CrfParams crf;
-    crf.num_tags = n;
-    for (int i = 0; i < n * n; ++i) crf.transitions.push_back(normal(rng));
-    for (int i = 0; i < n; ++i) crf.start.push_back(normal(rng)), crf.end.push_back(normal(rng));
+    CrfParams crf = random_crf(n, rng, normal);
     if (trial % 2) forbid_invalid_transitions(crf, labels);
-    std::vector<std::vector<float>> em(len, std::vector<float>(n));
-    for (auto& row : em)
-      for (float& v : row) v = normal(rng);
-    std::vector<const float*> rows;
-    for (auto& row : em) rows.push_back(row.data());
+    const Emissions em(len, n, rng, normal);
+    const auto& rows = em.rows;
 
     // P(tag j at t) = sum of exp(score) over the paths with j at t, over the sum over all paths.
     std::vector<double> mass(static_cast<size_t>(len) * n, 0.0);
     double z = 0;
-    std::vector<int> path(len, 0);
-    long total = 1;
-    for (int i = 0; i < len; ++i) total *= n;
-    for (long code = 0; code < total; ++code) {
-      long c = code;
-      for (int i = 0; i < len; ++i) path[i] = static_cast<int>(c % n), c /= n;
+    for_each_path(n, len, [&](const std::vector<int>& path) {
       const double w = std::exp(crf_path_score(rows, crf, path));
       z += w;
       for (int t = 0; t < len; ++t) mass[static_cast<size_t>(t) * n + path[t]] += w;
-    }
+    });
     const std::vector<double> got = crf_marginals(rows, crf);
     ASSERT_EQ(got.size(), mass.size());
     for (size_t k = 0; k < got.size(); ++k) EXPECT_NEAR(got[k], mass[k] / z, 1e-9) << "trial " << trial;
