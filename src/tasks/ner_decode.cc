@@ -80,7 +80,8 @@ CrfDecoding decode_crf(const Matrix& emissions, const Encoding& enc, const std::
   };
   std::vector<float> probs(emissions.cols);
   const bool marginal = crf.score == CrfParams::EntityScore::kMarginal;
-  const std::vector<double> marginals = marginal ? crf_marginals(rows, crf) : std::vector<double>{};
+  const std::vector<double> marginals =
+      marginal && !out.word_spans.empty() ? crf_marginals(rows, crf) : std::vector<double>{};
   for (const UnitSpan& s : out.word_spans) {
     if (s.first < 0 || s.last >= num_words) fail("internal", "CRF span outside the words");
     Entity e;
