@@ -104,6 +104,11 @@ void forbid_invalid_transitions(CrfParams& crf, const std::vector<std::string>& 
   const std::vector<Tag> tags = parse_tags(labels);
   auto continues = [](const Tag& t) { return t.prefix == 'I' || t.prefix == 'E'; };
   auto open = [&](const Tag& t) { return closing_tags && (t.prefix == 'B' || t.prefix == 'I'); };
+  // A tag that may start, end and follow itself (O; S; B in BIO) gives every sentence length a
+  // valid path; without one, a one-word sentence would have none.
+  if (std::none_of(tags.begin(), tags.end(), [&](const Tag& t) { return !continues(t) && !open(t); }))
+    fail("bad_checkpoint", "crf_constrained: the labels have no O or single-unit tag, so a one-word text "
+                           "would have no valid tag path");
   constexpr float kNever = -std::numeric_limits<float>::infinity();
   for (int j = 0; j < n; ++j) {
     if (continues(tags[j])) crf.start[j] = kNever;

@@ -153,7 +153,7 @@ TEST(Viterbi, ConstrainedPathHasNoOrphanInside) {
   EXPECT_EQ(viterbi_decode(rows, crf), (std::vector<int>{1, 2, 0, 1}));
 }
 
-TEST(Viterbi, IoLabelsHaveNothingToForbid) {
+TEST(Viterbi, IoLabelsHaveNothingToForbidAndUnusableLabelsAreRefused) {
   CrfParams crf{3, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3}, {4, 5, 6}};
   const CrfParams before = crf;
   forbid_invalid_transitions(crf, {"O", "PER", "LOC"});
@@ -161,6 +161,8 @@ TEST(Viterbi, IoLabelsHaveNothingToForbid) {
   EXPECT_EQ(crf.start, before.start);
   EXPECT_EQ(crf.end, before.end);
   EXPECT_THROW(forbid_invalid_transitions(crf, {"O", "B-PER"}), Error);
+  // BIOES without O or S: no valid path for a one-word text, so the constraint is refused.
+  EXPECT_THROW(forbid_invalid_transitions(crf, {"B-PER", "I-PER", "E-PER"}), Error);
 }
 
 TEST(CrfMarginals, MatchBruteForceWithAndWithoutConstraints) {
