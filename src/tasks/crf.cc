@@ -95,9 +95,10 @@ std::vector<double> crf_marginals(const std::vector<const float*>& emissions, co
 
 void forbid_invalid_transitions(CrfParams& crf, const std::vector<std::string>& labels) {
   const int n = crf.num_tags;
-  if (n != static_cast<int>(labels.size()) || crf.transitions.size() != static_cast<size_t>(n) * n ||
-      crf.start.size() != static_cast<size_t>(n) || crf.end.size() != static_cast<size_t>(n))
-    fail("bad_checkpoint", "CRF parameters do not match the " + std::to_string(labels.size()) + " labels");
+  check_sizes(crf);
+  if (n != static_cast<int>(labels.size()))
+    fail("bad_checkpoint", "the CRF has " + std::to_string(n) + " tags but the model has " +
+                               std::to_string(labels.size()) + " labels");
   const TagScheme scheme = detect_tag_scheme(labels);
   if (scheme == TagScheme::kIO) return;
   const bool closing_tags = scheme == TagScheme::kBIOES || scheme == TagScheme::kBMES;
