@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 #include "reference_records.h"
@@ -23,12 +22,7 @@ using testing::matrix_from_json;
 using testing::read_reference;
 using testing::reference_model;
 
-const NerPipeline& pipeline(const std::string& name) {
-  static std::map<std::string, std::unique_ptr<NerPipeline>> cache;
-  auto& p = cache[name];
-  if (!p) p = NerPipeline::load(reference_model(name));
-  return *p;
-}
+const NerPipeline& pipeline(const std::string& name) { return testing::reference_ner_pipeline(name); }
 
 std::vector<std::string> texts_of(const std::vector<nlohmann::json>& records) {
   std::vector<std::string> texts;

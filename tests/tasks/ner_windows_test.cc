@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <set>
 
 #include "reference_records.h"
@@ -23,14 +22,8 @@ namespace {
 
 using testing::cut_without_sep;
 using testing::read_reference;
-using testing::reference_model;
 
-const NerPipeline& pipeline(const std::string& name) {
-  static std::map<std::string, std::unique_ptr<NerPipeline>> cache;
-  auto& p = cache[name];
-  if (!p) p = NerPipeline::load(reference_model(name));
-  return *p;
-}
+const NerPipeline& pipeline(const std::string& name) { return testing::reference_ner_pipeline(name); }
 
 // Reference texts that fit the model (all but the one cut at 512 tokens).
 std::vector<std::string> fitting_texts(const std::string& model) {

@@ -1,11 +1,14 @@
 // Reading the reference outputs (../shared/reference/outputs/*.jsonl) in task tests.
 #pragma once
 #include <fstream>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "tanzhen/model/bert.h"
+#include "tanzhen/tasks/ner.h"
 #include "test_paths.h"
 
 namespace tanzhen::testing {
@@ -45,6 +48,15 @@ inline bool clear_top2(const float* row, int n, float eps = 1e-4f) {
     else if (row[i] > b) b = row[i];
   }
   return n < 2 || a - b > eps;
+}
+
+// The NER pipeline of reference checkpoint `name`, loaded once per test binary (loading is the
+// slow part of these tests, and the pipelines are read-only).
+inline const NerPipeline& reference_ner_pipeline(const std::string& name) {
+  static std::map<std::string, std::unique_ptr<NerPipeline>> cache;
+  auto& p = cache[name];
+  if (!p) p = NerPipeline::load(reference_model(name));
+  return *p;
 }
 
 }  // namespace tanzhen::testing
