@@ -305,7 +305,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (r > 0) return;  // pipelined data: read after this response
       if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->watch_disconnect();
       self->cancelled_->store(true);
-      spdlog::info(R"({{"event":"client_gone","id":"{}","path":"{}"}})", self->request_id_, self->path_);
+      spdlog::info(R"({{"event":"client_gone","id":"{}","path":{}}})", self->request_id_, json_string(self->path_));
       self->status_ = 499;  // nginx's "client closed request", for the log and metrics
       self->log_access();
       self->close();
@@ -381,7 +381,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_written(beast::error_code ec, bool final) {
     if (ec) {
-      spdlog::info(R"({{"event":"write_failed","id":"{}","error":"{}"}})", request_id_, ec.message());
+      spdlog::info(R"({{"event":"write_failed","id":"{}","error":{}}})", request_id_, json_string(ec.message()));
       if (status_ != 499) log_access();
       out_.clear();
       writing_ = false;
@@ -578,7 +578,8 @@ void HttpServer::Impl::finish_drain() {
 void HttpServer::Impl::begin_shutdown() {
   net::dispatch(strand, [self = shared_from_this()] {
     if (self->draining.exchange(true)) return;
-    spdlog::info(R"({{"event":"shutdown","message":"draining: no new connections, finishing requests in progress"}})");
+    // No format arguments: spdlog prints the text as it is, so its braces are single.
+    spdlog::info(R"({"event":"shutdown","message":"draining: no new connections, finishing requests in progress"})");
     if (self->opts.on_drain) self->opts.on_drain();
     beast::error_code ignored;
     self->acceptor.close(ignored);

@@ -274,7 +274,13 @@ TEST(ServerOps, SigtermFinishesInFlightRequestsThenExitsZero) {
   EXPECT_EQ(server.process().wait(10s), 0) << server.log();
   EXPECT_LT(raw_connect(port), 0) << "no longer accepting";
   ::close(idle);
-  EXPECT_NE(server.log().find("\"event\":\"shutdown\""), std::string::npos);
+  // The shutdown event is one JSON object, like the access lines.
+  const std::string log = server.log();
+  const size_t at = log.find("\"event\":\"shutdown\"");
+  ASSERT_NE(at, std::string::npos) << log;
+  const size_t start = log.rfind('{', at), end = log.find('\n', at);
+  const json event = json::parse(log.substr(start, end - start));
+  EXPECT_EQ(event["event"], "shutdown");
 }
 
 TEST(ServerOps, NoBatchingRunsEveryTextAlone) {
