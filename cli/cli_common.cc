@@ -30,6 +30,11 @@ void add_dtype_option(CLI::App& app, std::string* dtype) {
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
 }
 
+void add_threads_option(CLI::App& app, int* threads) {
+  app.add_option("--threads", *threads, "Encoder threads (0 = all cores, the default)")
+      ->check(CLI::Range(0, 1024));
+}
+
 EncoderOptions encoder_options(const std::string& dtype, int threads) {
   EncoderOptions opts;
   opts.threads = threads;

@@ -19,6 +19,9 @@ namespace tanzhen::cli {
 // --dtype fp32|bf16|int8 (default fp32), the encoder precision, for every command that loads a
 // model; a pre-quantized model folder runs at its stored precision whatever the flag says.
 void add_dtype_option(CLI::App& app, std::string* dtype);
+// --threads N, the encoder's compute threads: 0 (the default) for all cores; a negative count is
+// refused at parse time rather than read as "all cores".
+void add_threads_option(CLI::App& app, int* threads);
 // The one place that maps --dtype and --threads to the encoder.
 EncoderOptions encoder_options(const std::string& dtype, int threads);
 

@@ -408,7 +408,7 @@ const RegisterCommand kRegister{
       app.add_option("--shape", o->shapes, "Batch x length shapes (default 1x32,1x128,1x302,8x32,8x128)");
       app.add_option("--iters", o->iters, "Timed calls per shape (default 20)");
       app.add_option("--warmup", o->warmup, "Untimed calls per shape first (default 3)");
-      app.add_option("--threads", o->threads, "Encoder threads (default: all cores)");
+      add_threads_option(app, &o->threads);
       app.add_flag("--json", o->json_output, "One JSON object per shape (or concurrency level) per line");
       app.add_option("--gemm-peak", o->gemm_peak, "GEMM peak in GFLOP/s for %-of-peak (default: measured)");
       app.add_flag("--cost", o->cost, "Also report cost per 10,000 requests and SPI = QPS / (price x latency_s)");

@@ -288,7 +288,7 @@ const RegisterCommand kRegister{
                      "are dropped from gold and predictions (default: all types)");
       app.add_flag("--json", o->json_output, "Print one JSON object instead of a table");
       app.add_option("--limit", o->limit, "Evaluate the first N examples only (default: all)");
-      app.add_option("--threads", o->threads, "Encoder threads (default: all cores)");
+      add_threads_option(app, &o->threads);
       add_dtype_option(app, &o->dtype);
       app.add_option("--batch-size", o->batch_size, "Texts per pipeline call (default 32)")->check(CLI::Range(1, 4096));
       app.add_option("--mask-rate", o->mask_rate, "fill-mask: share of maskable characters masked (default 0.15)");

@@ -87,7 +87,7 @@ const RegisterCommand kRegister{
       app.add_flag("--emit-tokens", o->emit_tokens, "Add input_ids, tokens and offsets");
       app.add_flag("--emit-logits", o->emit_logits, "Add top_logits: the 10 best [id, logit] per mask");
       app.add_flag("--truncate", o->truncate, "Cut long texts at the model's maximum length");
-      app.add_option("--threads", o->threads, "Encoder threads (default: all cores)");
+      add_threads_option(app, &o->threads);
       add_dtype_option(app, &o->dtype);
       app.add_option("--batch-size", o->io.batch_size, "Records per batch (default 32)");
       return [o, &app] {

@@ -88,7 +88,7 @@ const RegisterCommand kRegister{
       app.add_option("--stride", o->stride, "Window step in tokens (default: half a window)");
       app.add_option("--aggregation", o->aggregation, "Sub-word aggregation: first (default), simple, average, max");
       app.add_option("--offsets", o->offsets, "Unit of entity start/end (and token offsets): codepoint (default), utf8, utf16");
-      app.add_option("--threads", o->threads, "Encoder threads (default: all cores)");
+      add_threads_option(app, &o->threads);
       add_dtype_option(app, &o->dtype);
       app.add_option("--batch-size", o->io.batch_size, "Records per batch (default 32)");
       return [o, &app] {

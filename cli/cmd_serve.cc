@@ -188,9 +188,7 @@ const RegisterCommand kServe{
           ->capture_default_str()
           ->check(CLI::Range(0, 65535));
       add_dtype_option(app, &f->dtype);
-      app.add_option("--threads", f->threads, "compute threads per model (0 = all cores)")
-          ->capture_default_str()
-          ->check(CLI::NonNegativeNumber);
+      add_threads_option(app, &f->threads);
       app.add_option("--io-threads", f->io_threads, "HTTP I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
       app.add_option("--max-batch-tokens", f->max_batch_tokens, "token budget of a batch (chars + 2 per text)")
           ->capture_default_str()

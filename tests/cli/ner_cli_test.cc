@@ -200,6 +200,17 @@ TEST(NerCli, WindowsTruncationAndAggregationOptions) {
   expect_one_line_error(run_cli({"ner", "-m", kNer, "--window", "1000", kText}), "window");
 }
 
+TEST(NerCli, EveryCommandRefusesANegativeThreadCount) {
+  // 0 means all cores; a negative count is a usage error, not another way to say 0.
+  EXPECT_EQ(run_cli({"ner", "-m", kNer, "--threads", "1", kText}).exit_code, 0);
+  for (const char* cmd : {"ner", "fill-mask", "eval", "bench", "serve"}) {
+    CliRun r = run_cli({cmd, "--threads", "-2"});
+    EXPECT_NE(r.exit_code, 0) << cmd;
+    EXPECT_TRUE(r.out.empty()) << cmd << ": " << r.out;
+    EXPECT_NE(r.err.find("--threads: Value -2 not in range 0 to 1024"), std::string::npos) << cmd << ": " << r.err;
+  }
+}
+
 TEST(NerCli, OneLineErrors) {
   expect_one_line_error(run_cli({"ner", "-m", kNer, std::string("bad \xff")}), "UTF-8");
   expect_one_line_error(run_cli({"ner", "-m", "/nonexistent/model", kText}), "/nonexistent/model");

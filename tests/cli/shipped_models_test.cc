@@ -56,7 +56,9 @@ TEST(ShippedModels, NerDecodesOnlyValidBioPaths) {
     std::string prev = "O";
     for (const auto& tag : tags) {
       const std::string t = tag.get<std::string>();
-      if (t.rfind("I-", 0) == 0) EXPECT_TRUE(prev == "B-" + t.substr(2) || prev == t) << prev << " " << t << " in " << text;
+      if (t.rfind("I-", 0) == 0) {
+        EXPECT_TRUE(prev == "B-" + t.substr(2) || prev == t) << prev << " " << t << " in " << text;
+      }
       prev = t;
     }
     for (const auto& e : line["entities"]) {
@@ -64,8 +66,9 @@ TEST(ShippedModels, NerDecodesOnlyValidBioPaths) {
         EXPECT_NE(tags[c], "O") << "entity " << e.dump() << " spans an O";
       EXPECT_GT(e["score"].get<float>(), 0.5f) << e.dump();
     }
-    if (std::string(text).rfind("邵华泽", 0) == 0)
+    if (std::string(text).rfind("邵华泽", 0) == 0) {
       EXPECT_EQ(entities_of_type(line, "PER"), (std::set<std::string>{"邵华泽", "普罗迪"})) << line.dump();
+    }
   }
 }
 
