@@ -71,6 +71,13 @@ int read_int(const json& body, const char* name, int fallback, int lo, int hi) {
   return static_cast<int>(v.get<long long>());
 }
 
+bool read_bool(const json& body, const char* name, bool fallback) {
+  if (!body.contains(name)) return fallback;
+  const json& v = body[name];
+  if (!v.is_boolean()) throw ApiError(400, "bad_option", std::string("\"") + name + "\" must be true or false");
+  return v.get<bool>();
+}
+
 std::string read_choice(const json& body, const char* name, const std::string& fallback,
                         const std::vector<std::string>& allowed) {
   if (!body.contains(name)) return fallback;

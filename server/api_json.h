@@ -42,6 +42,8 @@ TextsInput read_texts(const json& body, const TextLimits& limits, bool allow_tex
 
 // Optional integer field in [lo, hi] (400 bad_option otherwise).
 int read_int(const json& body, const char* name, int fallback, int lo, int hi);
+// Optional boolean field (400 bad_option for any other type).
+bool read_bool(const json& body, const char* name, bool fallback);
 // Optional string field, one of `allowed` (400 bad_option otherwise).
 std::string read_choice(const json& body, const char* name, const std::string& fallback,
                         const std::vector<std::string>& allowed);

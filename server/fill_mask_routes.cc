@@ -22,7 +22,11 @@ FillMaskOptions read_fill_mask_options(const json& body, std::string& group) {
       o.targets.push_back(s.get<std::string>());
     }
   }
-  group = "top_k=" + std::to_string(o.top_k) + ";targets=" + json(o.targets).dump();
+  // Hugging Face's tokenizer_kwargs={"truncation": True}: a text past the model's positions is
+  // cut there (masks beyond the cut are not answered) instead of refused as too_long.
+  o.truncate = read_bool(body, "truncation", false);
+  group = "top_k=" + std::to_string(o.top_k) + ";targets=" + json(o.targets).dump() +
+          ";truncation=" + (o.truncate ? "1" : "0");
   return o;
 }
 

@@ -248,6 +248,26 @@ TEST_F(ServerApi, FillMaskTargetsAndPerTextErrors) {
   expect_error(post("/v1/fill-mask", {{"text", "没有掩码。"}}), 400, "no_mask");
 }
 
+TEST_F(ServerApi, FillMaskTruncationCutsLongTexts) {
+  // 600 more characters (a token each) after the mask: past the model's 512 positions.
+  std::string text = "北京是中国的[MASK]都。";
+  for (int i = 0; i < 600; ++i) text += "天";
+  HttpReply refused = post("/v1/fill-mask", {{"text", text}});
+  expect_error(refused, 400, "too_long");
+  HttpReply r = post("/v1/fill-mask", {{"text", text}, {"truncation", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  FillMaskOptions o;
+  o.truncate = true;
+  const FillMaskResult want = fill_mask_pipeline().run({text}, o)[0];
+  ASSERT_TRUE(want.ok()) << want.error_message;
+  const json b = json::parse(r.body);
+  ASSERT_EQ(b["masks"].size(), 1u);
+  EXPECT_EQ(b["masks"][0]["candidates"][0]["token"], want.masks[0].candidates[0].token);
+  // The cached refusal is not served to the truncating request, nor the reverse.
+  expect_error(post("/v1/fill-mask", {{"text", text}, {"truncation", false}}), 400, "too_long");
+  expect_error(post("/v1/fill-mask", {{"text", text}, {"truncation", "yes"}}), 400, "bad_option");
+}
+
 TEST_F(ServerApi, PredictDropInRoute) {
   const std::string text = "今天天气很[MASK]。";
   HttpReply r = post("/predict", {{"text", text}});
