@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <string>
 
 #include "cli_common.h"
@@ -26,6 +27,7 @@
 #include "tanzhen/tasks/eval.h"
 #include "tanzhen/tasks/fill_mask.h"
 #include "tanzhen/tasks/ner.h"
+#include "tanzhen/tasks/tag_scheme.h"
 #include "tanzhen/text/bert_chars.h"
 #include "tanzhen/text/utf8.h"
 
@@ -91,12 +93,31 @@ void print_prf_row(const std::string& name, const PrfCounts& c) {
 // ---------------------------------------------------------------------------------------------
 // NER
 
+// Every --types entry must name a type of the gold data or of the model (after --map): a typo
+// would otherwise drop everything of the type meant and report a clean-looking score of nothing.
+void check_type_filter(const TypeFilter& filter, const TypeMap& map, const std::vector<NerExample>& examples,
+                       const NerPipeline& pipeline) {
+  if (filter.empty()) return;
+  std::set<std::string, std::less<>> known;
+  for (const NerExample& ex : examples)
+    for (const LabeledSpan& e : ex.entities) known.insert(map.apply(e.type));
+  for (const Tag& t : parse_tags(pipeline.config().labels))
+    if (!t.type.empty()) known.insert(map.apply(t.type));
+  const std::vector<std::string> missing = filter.missing_from(known);
+  if (missing.empty()) return;
+  std::string have;
+  for (const std::string& t : known) have += (have.empty() ? "" : ", ") + t;
+  fail("invalid_option", "--types " + missing.front() + ": neither the data nor the model has this type (after --map)" +
+                             (have.empty() ? std::string() : "; types present: " + have));
+}
+
 int eval_ner(const EvalCliOptions& o) {
   const TypeMap type_map = TypeMap::parse(o.map_spec);
   const TypeFilter type_filter = TypeFilter::parse(o.types_spec);
   std::vector<NerExample> examples = read_ner_examples(o.data, o.limit);
   if (examples.empty()) fail("bad_data", o.data + " holds no examples");
   auto pipeline = NerPipeline::load(resolve_model_dir(o.model_dir, "zh-ner-small"), encoder_options(o.dtype, o.threads));
+  check_type_filter(type_filter, type_map, examples, *pipeline);
 
   EntityScorer scorer;
   Throughput tp;

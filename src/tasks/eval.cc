@@ -141,6 +141,13 @@ TypeFilter TypeFilter::parse(std::string_view spec) {
   return f;
 }
 
+std::vector<std::string> TypeFilter::missing_from(const std::set<std::string, std::less<>>& known) const {
+  std::vector<std::string> missing;
+  for (const std::string& t : keep_)
+    if (!known.count(t)) missing.push_back(t);
+  return missing;
+}
+
 void TypeFilter::apply(std::vector<LabeledSpan>& spans) const {
   if (keep_.empty()) return;
   std::erase_if(spans, [this](const LabeledSpan& s) { return !keeps(s.type); });

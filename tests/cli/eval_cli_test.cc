@@ -186,6 +186,8 @@ TEST(EvalCli, BadInputsAreOneLineErrors) {
       {{"eval", "-m", kNer, "-d", dir + "/missing.jsonl"}, "cannot open"},
       {{"eval", "-m", kNer, "-d", msra_sample(30), "--map", "LOC"}, "--map"},
       {{"eval", "-m", kNer, "-d", msra_sample(30), "--types", "PER,"}, "--types"},
+      // A type neither the data nor the model has (a typo) is refused, not scored as nothing.
+      {{"eval", "-m", kNer, "-d", msra_sample(30), "--types", "PER,PRE"}, "--types PRE: neither the data nor the model"},
       {{"eval", "-m", kMlm, "-d", msra_sample(30)}, "not a token-classification"},
       {{"eval", "--task", "fill-mask", "-m", kMlm, "-d", msra_sample(30), "--mask-rate", "0"}, "--mask-rate"},
   };

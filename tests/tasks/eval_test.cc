@@ -181,6 +181,13 @@ TEST(TypeFilter, DropsUnlistedTypesFromBothSides) {
   EXPECT_EQ(scorer.scores().per_type.count("ORG"), 0u);
 }
 
+TEST(TypeFilter, NamesTheListedTypesMissingFromAKnownSet) {
+  const TypeFilter f = TypeFilter::parse("PER,PRE,LOC");
+  EXPECT_EQ(f.missing_from({"LOC", "ORG", "PER"}), (std::vector<std::string>{"PRE"}));
+  EXPECT_TRUE(f.missing_from({"LOC", "PER", "PRE"}).empty());
+  EXPECT_TRUE(TypeFilter::parse("").missing_from({}).empty());
+}
+
 TEST(TypeFilter, EmptySpecKeepsEverythingAndBadSpecsAreRejected) {
   const TypeFilter all = TypeFilter::parse("  ");
   EXPECT_TRUE(all.empty());

@@ -92,6 +92,9 @@ class TypeFilter {
   bool keeps(const std::string& type) const { return keep_.empty() || keep_.count(type) > 0; }
   void apply(std::vector<LabeledSpan>& spans) const;
   bool empty() const { return keep_.empty(); }
+  // The listed types that are not in `known` (in order), e.g. a misspelt --types entry that
+  // neither the gold data nor the model has, which would silently score nothing.
+  std::vector<std::string> missing_from(const std::set<std::string, std::less<>>& known) const;
 
  private:
   std::set<std::string, std::less<>> keep_;
