@@ -52,9 +52,10 @@ inline CliRun run_cli(const std::vector<std::string>& args, const std::string& s
   static int counter = 0;
   const std::string base = dir + "/run" + std::to_string(counter++);
   std::string cmd = env + (env.empty() ? "" : " ") + shell_quote(tanzhen_binary());
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " > " + shell_quote(base + ".out") + " 2> " + shell_quote(base + ".err");
-  cmd += " < " + shell_quote(stdin_path.empty() ? "/dev/null" : stdin_path);
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on `" " + std::string&&`.
+  for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
+  cmd.append(" > ").append(shell_quote(base + ".out")).append(" 2> ").append(shell_quote(base + ".err"));
+  cmd.append(" < ").append(shell_quote(stdin_path.empty() ? "/dev/null" : stdin_path));
   CliRun r;
   int status = std::system(cmd.c_str());
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -46,15 +46,18 @@ TEST(ModelConfig, ReadsReferenceMlmAndModelScopeConfigs) {
   EXPECT_EQ(crf.labels[12], "S-PER");
 }
 
+// "L<i>", built by appending: GCC 12 warns (-Wrestrict, falsely) on `"L" + std::to_string(i)`.
+std::string label_name(int i) { return std::string("L").append(std::to_string(i)); }
+
 TEST(ModelConfig, Id2LabelIsOrderedByNumericId) {
   const std::string dir = make_model_dir(reference_model("tiny-bert-ner"), [](json& j) {
     j["id2label"] = json::object();
     // "10" < "2" as strings; ids must be compared as numbers.
-    for (int i = 0; i <= 11; ++i) j["id2label"][std::to_string(i)] = "L" + std::to_string(i);
+    for (int i = 0; i <= 11; ++i) j["id2label"][std::to_string(i)] = label_name(i);
   });
   const ModelConfig c = read_model_config(dir);
   ASSERT_EQ(c.labels.size(), 12u);
-  for (int i = 0; i <= 11; ++i) EXPECT_EQ(c.labels[i], "L" + std::to_string(i));
+  for (int i = 0; i <= 11; ++i) EXPECT_EQ(c.labels[i], label_name(i));
 }
 
 TEST(ModelConfig, OptionalFieldsTakeBertDefaults) {

@@ -129,7 +129,9 @@ TEST(Viterbi, ConstrainedFindsTheBestValidPath) {
       const double s = crf_path_score(rows, crf, path);
       const bool valid = valid_path(labels, path, bioes);
       EXPECT_EQ(std::isinf(s), !valid) << "trial " << trial;
-      if (valid) EXPECT_NEAR(s, crf_path_score(rows, trained, path), 1e-4);
+      if (valid) {
+        EXPECT_NEAR(s, crf_path_score(rows, trained, path), 1e-4);
+      }
     });
     const std::vector<int> best_path = best_by_enumeration(rows, crf);
     EXPECT_TRUE(valid_path(labels, best_path, bioes));
