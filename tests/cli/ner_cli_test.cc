@@ -130,6 +130,8 @@ TEST(NerCli, JsonlWithBadRecords) {
   EXPECT_EQ(lines[1]["error"]["code"], "invalid_utf8");
   EXPECT_EQ(lines[2]["error"]["code"], "invalid_json");
   EXPECT_EQ(lines[2]["line"], 3);
+  // A plain-text line: the message says what -i expects and where plain text goes.
+  EXPECT_NE(lines[2]["error"]["message"].get<std::string>().find("-i reads JSONL"), std::string::npos) << lines[2];
   EXPECT_EQ(lines[3]["id"], "three");
   EXPECT_EQ(lines[3]["error"]["code"], "missing_text");
   EXPECT_EQ(lines[4]["error"]["code"], "missing_text");
