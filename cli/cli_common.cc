@@ -133,22 +133,22 @@ InputRecord parse_jsonl_record(const std::string& line, size_t line_no) {
     return r;
   }
   json parsed = json::parse(line, nullptr, false);
-  const size_t first = line.find_first_not_of(" \t\r");
-  if (parsed.is_discarded() && first != std::string::npos && line[first] != '{') {
-    // Most likely a plain-text file given to -i; the parser's own message would quote half a
-    // UTF-8 character of it.
-    set_error(r, "invalid_json", where + "not a JSON object: -i reads JSONL, one {\"text\": ...} per line "
-                                         "(plain-text lines are read from stdin without -i)");
-    return r;
-  }
   if (parsed.is_discarded()) {
-    // Parse again with exceptions for the parser's own description of what is wrong.
     std::string detail = "not valid JSON";
-    try {
-      json reparsed = json::parse(line);
-      (void)reparsed;
-    } catch (const json::exception& e) {
-      detail = e.what();
+    const size_t first = line.find_first_not_of(" \t\r");
+    if (first != std::string::npos && line[first] != '{') {
+      // Most likely a plain-text file given to -i; the parser's own message would quote half a
+      // UTF-8 character of it.
+      detail = "not a JSON object: -i reads JSONL, one {\"text\": ...} per line "
+               "(plain-text lines are read from stdin without -i)";
+    } else {
+      // Parse again with exceptions for the parser's own description of what is wrong.
+      try {
+        json reparsed = json::parse(line);
+        (void)reparsed;
+      } catch (const json::exception& e) {
+        detail = e.what();
+      }
     }
     set_error(r, "invalid_json", where + detail);
     return r;

@@ -2,8 +2,6 @@
 // offsets units, emitted tokens/logits, exit codes and one-line errors.
 #include <gtest/gtest.h>
 
-#include <map>
-#include <memory>
 
 #include "cli_runner.h"
 #include "same_entities.h"
@@ -26,13 +24,6 @@ const std::string kCrf = reference_model("tiny-bert-crf-modelscope");
 // Texts the tiny model finds entities in (checked in EntitiesMatchTheLibrary).
 const std::string kText = "我叫张三，在北京大学读书，去年去了上海市。";
 
-const NerPipeline& library(const std::string& dir) {
-  static std::map<std::string, std::unique_ptr<NerPipeline>> cache;
-  auto& p = cache[dir];
-  if (!p) p = NerPipeline::load(dir);
-  return *p;
-}
-
 void expect_one_line_error(const CliRun& r, const std::string& needle) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(r.out.empty()) << r.out;
@@ -46,7 +37,7 @@ TEST(NerCli, EntitiesMatchTheLibrary) {
   auto lines = r.lines();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["text"], kText);
-  const NerResult want = library(kNer).run({kText}, {})[0];
+  const NerResult want = NerPipeline::load(kNer)->run({kText}, {})[0];
   ASSERT_FALSE(want.entities.empty());
   const auto& got = lines[0]["entities"];
   ASSERT_EQ(got.size(), want.entities.size());
