@@ -1,5 +1,6 @@
 #include "server/api_json.h"
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 
@@ -7,7 +8,13 @@
 
 namespace tanzhen::server {
 
-json parse_json_body(const std::string& body) {
+json parse_json_body(const HttpRequest& req) {
+  std::string encoding = req.header("content-encoding");
+  for (char& c : encoding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!encoding.empty() && encoding != "identity")
+    throw ApiError(415, "unsupported_encoding",
+                   "Content-Encoding \"" + encoding + "\" is not supported: send the JSON body uncompressed");
+  const std::string& body = req.body;
   if (!is_valid_utf8(body)) throw ApiError(400, "invalid_utf8", "request body is not valid UTF-8");
   json value;
   try {
@@ -31,7 +38,8 @@ TextsInput read_texts(const json& body, const TextLimits& limits, bool allow_tex
   if (has_text == has_texts)
     throw ApiError(400, "invalid_request",
                    allow_texts ? "give exactly one of \"text\" (a string) or \"texts\" (an array of strings)"
-                               : "give \"text\" (a string)");
+                   : body.contains("texts") ? "this endpoint takes one \"text\" (a string), not \"texts\""
+                                            : "give \"text\" (a string)");
   TextsInput in;
   if (has_text) {
     if (!body["text"].is_string()) throw ApiError(400, "invalid_request", "\"text\" must be a string");

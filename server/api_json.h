@@ -21,10 +21,12 @@ struct ApiError : std::runtime_error {
   std::string code;
 };
 
-// The body as a JSON object. 400 invalid_utf8 when the bytes are not UTF-8 (checked first, so
-// that the client learns which of the two is wrong), 400 invalid_json when they do not parse,
-// 400 invalid_request when the value is not an object.
-json parse_json_body(const std::string& body);
+// The request's body as a JSON object. 415 unsupported_encoding when the client compressed it
+// (Content-Encoding other than identity: the bytes would only fail as "invalid JSON"), 400
+// invalid_utf8 when the bytes are not UTF-8 (checked first, so that the client learns which of
+// the two is wrong), 400 invalid_json when they do not parse, 400 invalid_request when the value
+// is not an object.
+json parse_json_body(const HttpRequest& req);
 
 struct TextLimits {
   size_t max_text_chars = 10000;  // code points per text

@@ -38,7 +38,7 @@ std::string surface(const std::string& token) { return token.rfind("##", 0) == 0
 void Api::fill_mask(HttpRequest& req, const std::shared_ptr<Responder>& responder, bool drop_in) {
   if (!fill_mask_)
     throw ApiError(503, "model_unavailable", "no fill-mask model is loaded (start the server with --fill-mask DIR)");
-  const json body = parse_json_body(req.body);
+  const json body = parse_json_body(req);
   const TextsInput in = read_texts(body, opts_.limits, !drop_in);
   std::string group;
   const FillMaskOptions options = read_fill_mask_options(body, group);

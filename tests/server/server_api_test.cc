@@ -161,7 +161,9 @@ TEST_F(ServerApi, NerDropInRouteTakesOneText) {
   HttpReply r = post("/ner", {{"text", text}});
   ASSERT_EQ(r.status, 200) << r.body;
   expect_same_entities(json::parse(r.body)["entities"], expected_entities(text), text);
-  expect_error(post("/ner", {{"texts", {text}}}), 400, "invalid_request");
+  const HttpReply texts = post("/ner", {{"texts", {text}}});
+  expect_error(texts, 400, "invalid_request");
+  EXPECT_NE(texts.body.find("takes one \\\"text\\\""), std::string::npos) << texts.body;
 }
 
 TEST_F(ServerApi, NerStreamSendsOneLinePerPieceWithWholeTextOffsets) {
@@ -346,8 +348,9 @@ TEST_F(ServerApi, WebUiAndOpenApi) {
   }
   // Every error code the server can answer is documented.
   for (const char* code : {"invalid_json", "invalid_utf8", "invalid_request", "text_too_long", "too_many_texts",
-                           "bad_option", "body_too_large", "queue_full", "deadline_exceeded", "not_found",
-                           "method_not_allowed", "model_unavailable", "no_mask", "shutting_down"})
+                           "bad_option", "body_too_large", "unsupported_encoding", "queue_full",
+                           "deadline_exceeded", "not_found", "method_not_allowed", "model_unavailable", "no_mask",
+                           "shutting_down"})
     EXPECT_NE(r.body.find(code), std::string::npos) << code;
 }
 
@@ -387,6 +390,13 @@ TEST_F(ServerApi, RequestErrors) {
   expect_error(post("/v1/fill-mask", {{"text", "[MASK]"}, {"top_k", 0}}), 400, "bad_option");
   expect_error(post("/v1/fill-mask", {{"text", "[MASK]"}, {"targets", "北"}}), 400, "bad_option");
   expect_error(post_raw("/v1/ner", "{\"text\": \"" + std::string(20001, 'x') + "\"}"), 413, "body_too_large");
+  // A compressed body is named as such, not reported as "invalid JSON"; identity is no encoding.
+  const std::string body = "{\"text\": \"张三\"}";
+  expect_error(http(server_->port(), "POST", "/v1/ner", body, {{"Content-Encoding", "gzip"}}), 415,
+               "unsupported_encoding");
+  expect_error(http(server_->port(), "POST", "/predict", "{\"text\": \"[MASK]\"}", {{"Content-Encoding", "br"}}),
+               415, "unsupported_encoding");
+  EXPECT_EQ(http(server_->port(), "POST", "/v1/ner", body, {{"Content-Encoding", "Identity"}}).status, 200);
   expect_error(http(server_->port(), "GET", "/nope"), 404, "not_found");
   expect_error(http(server_->port(), "DELETE", "/v1/ner"), 405, "method_not_allowed");
   HttpReply r = http(server_->port(), "GET", "/v1/ner");
