@@ -38,8 +38,16 @@ void add_threads_option(CLI::App& app, int* threads) {
 EncoderOptions encoder_options(const std::string& dtype, int threads) {
   EncoderOptions opts;
   opts.threads = threads;
-  opts.dtype = parse_compute_type(dtype);
+  opts.dtype = dtype.empty() ? ComputeType::kF32 : parse_compute_type(dtype);
   return opts;
+}
+
+std::string effective_dtype(const BertEncoder& encoder, const std::string& asked, const std::string& model_dir) {
+  const ComputeType runs = encoder.compute_type();
+  if (!asked.empty() && parse_compute_type(asked) != runs)
+    std::fprintf(stderr, "tanzhen: note: %s is pre-quantized and runs at its stored %s; --dtype %s does not apply\n",
+                 model_dir.c_str(), compute_type_name(runs), asked.c_str());
+  return compute_type_name(runs);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,14 +16,19 @@ class App;
 
 namespace tanzhen::cli {
 
-// --dtype fp32|bf16|int8 (default fp32), the encoder precision, for every command that loads a
-// model; a pre-quantized model folder runs at its stored precision whatever the flag says.
+// --dtype fp32|bf16|int8, the encoder precision, for every command that loads a model. Left
+// empty when not given: fp32, or a pre-quantized model folder's stored precision, which wins
+// whatever the flag says (see effective_dtype).
 void add_dtype_option(CLI::App& app, std::string* dtype);
 // --threads N, the encoder's compute threads: 0 (the default) for all cores; a negative count is
 // refused at parse time rather than read as "all cores".
 void add_threads_option(CLI::App& app, int* threads);
-// The one place that maps --dtype and --threads to the encoder.
+// The one place that maps --dtype ("" = fp32) and --threads to the encoder.
 EncoderOptions encoder_options(const std::string& dtype, int threads);
+// The precision `encoder` (loaded from `model_dir`) really runs at, for reports. When --dtype
+// asked for another one (a pre-quantized folder keeps its own), says so on stderr, so that a
+// figure labelled fp32 is never an int8 one.
+std::string effective_dtype(const BertEncoder& encoder, const std::string& asked, const std::string& model_dir);
 
 // Ordered, so that output records keep their input fields first, in their order.
 using json = nlohmann::ordered_json;

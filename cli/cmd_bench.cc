@@ -48,7 +48,7 @@ namespace {
 
 struct BenchCliOptions {
   std::string model_dir;
-  std::string dtype = "fp32";
+  std::string dtype;  // "" = fp32 or a pre-quantized folder's own
   std::string shapes = "1x32,1x128,1x302,8x32,8x128";
   int iters = 20, warmup = 3, threads = 0;
   bool json_output = false;
@@ -259,20 +259,21 @@ int run_engine(const BenchCliOptions& o) {
   const int threads = o.threads > 0 ? o.threads : kernels::available_cores();
   const bool peak_given = o.gemm_peak > 0;
   const double peak = peak_given ? o.gemm_peak : measure_gemm_peak(threads);
-  const double dtype_peak = measure_matmul_peak(o.dtype, threads);
   BertEncoder encoder(ckpt, opts);
+  const std::string dtype = effective_dtype(encoder, o.dtype, dir);  // what the rows are labelled
+  const double dtype_peak = measure_matmul_peak(dtype, threads);
 
   if (!o.json_output) {
     std::printf("model %s: %s, %d layers, hidden %d, %d heads, FFN %d", dir.c_str(), head_kind_name(cfg.head),
                 cfg.num_layers, cfg.hidden_size, cfg.num_heads, cfg.intermediate_size);
     if (!cfg.labels.empty()) std::printf(", %zu labels", cfg.labels.size());
-    std::printf("; dtype %s, threads %d, %d iterations after %d warm-up\n", o.dtype.c_str(), threads, o.iters, o.warmup);
+    std::printf("; dtype %s, threads %d, %d iterations after %d warm-up\n", dtype.c_str(), threads, o.iters, o.warmup);
     std::printf("GEMM peak %.1f GFLOP/s (%s)\n", peak,
                 peak_given ? "--gemm-peak" : "measured: oneDNN sgemm M=256 K=768 N=3072");
     if (dtype_peak > 0)
       std::printf("%s matmul peak %.1f GFLOP/s (oneDNN matmul M=256 K=768 N=3072, weights packed once: a reference "
                   "roof; tanzhen's own panel kernels, where they run, may pass it; %%peak stays against sgemm)\n",
-                  o.dtype.c_str(), dtype_peak);
+                  dtype.c_str(), dtype_peak);
     std::printf("%-9s %9s %9s %9s %9s %8s %9s\n", "shape", "min_ms", "median_ms", "p95_ms", "GFLOP/s", "%peak", "seq/s");
   }
 
@@ -309,7 +310,7 @@ int run_engine(const BenchCliOptions& o) {
     const double seq_per_s = s.batch / (r.median_ms / 1000.0);
     const CostRow cost{seq_per_s, r.median_ms};
     if (o.json_output) {
-      json row{{"dtype", o.dtype},
+      json row{{"dtype", dtype},
                {"batch", s.batch},
                {"length", s.length},
                {"min_ms", r.min_ms},

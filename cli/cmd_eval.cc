@@ -43,7 +43,7 @@ struct EvalCliOptions {
   bool json_output = false;
   size_t limit = 0;
   int threads = 0;
-  std::string dtype = "fp32";
+  std::string dtype;  // "" = fp32 or a pre-quantized folder's own
   size_t batch_size = 32;
   double mask_rate = 0.15;
   uint32_t seed = 1;
@@ -56,6 +56,7 @@ int effective_threads(const EvalCliOptions& o) { return o.threads > 0 ? o.thread
 struct Throughput {
   double seconds = 0;
   int64_t sentences = 0, chars = 0;
+  std::string dtype;  // the precision the model ran at (effective_dtype)
 
   template <class F>
   auto time(F&& f) {
@@ -69,13 +70,13 @@ struct Throughput {
                 {"sentences_per_s", seconds > 0 ? sentences / seconds : 0.0},
                 {"chars_per_s", seconds > 0 ? chars / seconds : 0.0},
                 {"threads", effective_threads(o)},
-                {"dtype", o.dtype},
+                {"dtype", dtype},
                 {"batch_size", o.batch_size}};
   }
   void print(const EvalCliOptions& o) const {
     std::printf("throughput: %.2f s, %.1f sentences/s, %.0f chars/s (threads %d, batch %zu, dtype %s)\n",
                 seconds, seconds > 0 ? sentences / seconds : 0.0, seconds > 0 ? chars / seconds : 0.0,
-                effective_threads(o), o.batch_size, o.dtype.c_str());
+                effective_threads(o), o.batch_size, dtype.c_str());
   }
 };
 
@@ -116,11 +117,13 @@ int eval_ner(const EvalCliOptions& o) {
   const TypeFilter type_filter = TypeFilter::parse(o.types_spec);
   std::vector<NerExample> examples = read_ner_examples(o.data, o.limit);
   if (examples.empty()) fail("bad_data", o.data + " holds no examples");
-  auto pipeline = NerPipeline::load(resolve_model_dir(o.model_dir, "zh-ner-small"), encoder_options(o.dtype, o.threads));
+  const std::string dir = resolve_model_dir(o.model_dir, "zh-ner-small");
+  auto pipeline = NerPipeline::load(dir, encoder_options(o.dtype, o.threads));
   check_type_filter(type_filter, type_map, examples, *pipeline);
 
   EntityScorer scorer;
   Throughput tp;
+  tp.dtype = effective_dtype(pipeline->encoder(), o.dtype, dir);
   Progress progress(examples.size(), isatty(STDERR_FILENO));
   for (size_t begin = 0; begin < examples.size(); begin += o.batch_size) {
     const size_t end = std::min(examples.size(), begin + o.batch_size);
@@ -201,7 +204,9 @@ int eval_fill_mask(const EvalCliOptions& o) {
   if (!(o.mask_rate > 0 && o.mask_rate <= 1)) fail("invalid_option", "--mask-rate must be in (0, 1]");
   std::vector<std::string> sentences = read_sentences(o.data, o.limit);
   if (sentences.empty()) fail("bad_data", o.data + " holds no sentences");
-  auto pipeline = FillMaskPipeline::load(resolve_model_dir(o.model_dir, "zh-mlm-small"), encoder_options(o.dtype, o.threads));
+  const std::string dir = resolve_model_dir(o.model_dir, "zh-mlm-small");
+  auto pipeline = FillMaskPipeline::load(dir, encoder_options(o.dtype, o.threads));
+  const std::string dtype = effective_dtype(pipeline->encoder(), o.dtype, dir);
   const BertTokenizer& tok = pipeline->tokenizer();
   const std::string& mask = tok.config().mask_token;
 
@@ -238,6 +243,7 @@ int eval_fill_mask(const EvalCliOptions& o) {
   MaskAccuracy acc;
   int64_t truncated = 0;
   Throughput tp;
+  tp.dtype = dtype;
   Progress progress(jobs.size(), isatty(STDERR_FILENO));
   for (size_t begin = 0; begin < jobs.size(); begin += o.batch_size) {
     const size_t end = std::min(jobs.size(), begin + o.batch_size);

@@ -14,7 +14,7 @@ struct FillMaskCliOptions {
   std::string model_dir;
   IoOptions io;
   int top_k = 5, threads = 0;
-  std::string dtype = "fp32";
+  std::string dtype;  // "" = fp32 or a pre-quantized folder's own
   std::string targets;
   bool emit_tokens = false, emit_logits = false, truncate = false;
 };
@@ -62,7 +62,9 @@ int run_fill_mask(const FillMaskCliOptions& o) {
   opts.truncate = o.truncate;
   opts.keep_encoding = o.emit_tokens;
   opts.keep_logits = o.emit_logits;
-  auto pipeline = FillMaskPipeline::load(resolve_model_dir(o.model_dir, "zh-mlm-small"), encoder_options(o.dtype, o.threads));
+  const std::string dir = resolve_model_dir(o.model_dir, "zh-mlm-small");
+  auto pipeline = FillMaskPipeline::load(dir, encoder_options(o.dtype, o.threads));
+  effective_dtype(pipeline->encoder(), o.dtype, dir);  // notes a --dtype that does not apply
   return run_records(o.io, [&](const std::vector<std::string>& texts) {
     std::vector<FillMaskResult> results = pipeline->run(texts, opts);
     std::vector<json> out;

@@ -15,7 +15,7 @@ struct NerCliOptions {
   IoOptions io;
   bool emit_tokens = false, emit_logits = false, truncate = false;
   int window = 0, stride = 0, threads = 0;
-  std::string dtype = "fp32";
+  std::string dtype;  // "" = fp32 or a pre-quantized folder's own
   std::string aggregation = "first";
   std::string offsets = "codepoint";
 };
@@ -63,7 +63,9 @@ int run_ner(const NerCliOptions& o) {
   opts.keep_encoding = o.emit_tokens;
   opts.keep_logits = o.emit_logits;
   const OffsetUnit unit = parse_offset_unit(o.offsets);
-  auto pipeline = NerPipeline::load(resolve_model_dir(o.model_dir, "zh-ner-small"), encoder_options(o.dtype, o.threads));
+  const std::string dir = resolve_model_dir(o.model_dir, "zh-ner-small");
+  auto pipeline = NerPipeline::load(dir, encoder_options(o.dtype, o.threads));
+  effective_dtype(pipeline->encoder(), o.dtype, dir);  // notes a --dtype that does not apply
   return run_records(o.io, [&](const std::vector<std::string>& texts) {
     std::vector<NerResult> results = pipeline->run(texts, opts);
     std::vector<json> out;

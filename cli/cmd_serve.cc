@@ -28,7 +28,7 @@ struct ServeFlags {
   std::string host = "127.0.0.1";
   int port = 8080;
   int threads = 0;
-  std::string dtype = "fp32";
+  std::string dtype;  // "" = fp32 or a pre-quantized folder's own
   int io_threads = 2;
   size_t max_batch_tokens = 4096;
   int max_wait_ms = 2;
@@ -113,6 +113,7 @@ int serve(const ServeFlags& f) {
     ner->model_id = model_fingerprint(dir);
     ner->info = model_info(dir, p->config());
     ner->info["crf"] = p->is_crf();
+    ner->info["dtype"] = effective_dtype(p->encoder(), f.dtype, dir);
     ner->max_tokens = p->config().max_position_embeddings;
     ner->run = [p](const std::vector<std::string>& texts, const NerOptions& o) { return p->run(texts, o); };
     spdlog::info("NER model {} loaded from {}", ner->name, dir);
@@ -124,6 +125,7 @@ int serve(const ServeFlags& f) {
     fm->name = fs::path(dir).filename().string();
     fm->model_id = model_fingerprint(dir);
     fm->info = model_info(dir, p->config());
+    fm->info["dtype"] = effective_dtype(p->encoder(), f.dtype, dir);
     fm->run = [p](const std::vector<std::string>& texts, const FillMaskOptions& o) { return p->run(texts, o); };
     spdlog::info("fill-mask model {} loaded from {}", fm->name, dir);
   }

@@ -227,6 +227,15 @@ BertEncoder::~BertEncoder() = default;
 
 const ModelConfig& BertEncoder::config() const { return impl_->cfg; }
 
+ComputeType BertEncoder::compute_type() const {
+  switch (impl_->w.layers.front().qkv.precision()) {
+    case kernels::LinearPrecision::kBF16: return ComputeType::kBF16;
+    case kernels::LinearPrecision::kInt8: return ComputeType::kInt8;
+    case kernels::LinearPrecision::kF32: break;
+  }
+  return ComputeType::kF32;
+}
+
 std::vector<Matrix> BertEncoder::encode(const Batch& batch) const {
   impl_->validate(batch);
   kernels::set_compute_threads(impl_->threads);

@@ -93,6 +93,26 @@ TEST(BenchCli, LowerPrecisionsReportTheirOwnMatmulPeak) {
   EXPECT_NE(r.err.find("--dtype"), std::string::npos) << r.err;
 }
 
+// A pre-quantized folder runs at its stored precision whatever --dtype says; the rows must be
+// labelled with what ran (they once said fp32 for int8 timings), and the user is told.
+TEST(BenchCli, PreQuantizedModelIsReportedAtItsStoredPrecision) {
+  const std::string out = testing::make_temp_dir("tanzhen-bench-q") + "/int8";
+  CliRun q = run_cli({"quantize", "-m", kNer, "-o", out, "--dtype", "int8"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  for (const std::vector<std::string>& dtype :
+       {std::vector<std::string>{}, std::vector<std::string>{"--dtype", "fp32"}, std::vector<std::string>{"--dtype", "int8"}}) {
+    std::vector<std::string> args = {"bench", "-m", out, "--shape", "1x8", "--iters", "2", "--threads", "1",
+                                     "--gemm-peak", "100", "--json"};
+    args.insert(args.end(), dtype.begin(), dtype.end());
+    CliRun r = run_cli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.lines().at(0)["dtype"], "int8");
+    // Only a --dtype that asked for something else gets the note.
+    const bool noted = r.err.find("runs at its stored int8; --dtype fp32 does not apply") != std::string::npos;
+    EXPECT_EQ(noted, !dtype.empty() && dtype[1] == "fp32") << r.err;
+  }
+}
+
 TEST(BenchCli, BadShapesAreOneLineErrors) {
   for (const char* shape : {"1x", "x8", "0x8", "1x8,", "1x9999", "axb"}) {
     CliRun r = run_cli({"bench", "-m", kNer, "--shape", shape, "--gemm-peak", "1"});

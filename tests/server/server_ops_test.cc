@@ -302,6 +302,7 @@ TEST(ServerOps, MissingModelsDisableTheirTasks) {
   json models = json::parse(http(server.port(), "GET", "/v1/models").body)["models"];
   ASSERT_EQ(models.size(), 1u);
   EXPECT_EQ(models[0]["task"], "fill-mask");
+  EXPECT_EQ(models[0]["dtype"], "fp32");  // what the encoder runs at
   EXPECT_NE(server.log().find("NER disabled"), std::string::npos) << server.log();
   // No model at all: alive, but not ready.
   ServerProcess none({}, /*default_models=*/false);

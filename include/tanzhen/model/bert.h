@@ -45,6 +45,9 @@ class BertEncoder {
   BertEncoder& operator=(const BertEncoder&) = delete;
 
   const ModelConfig& config() const;
+  // The precision the layers run at: EncoderOptions::dtype, or a pre-quantized checkpoint's
+  // stored one, which wins (its F32 weights are gone).
+  ComputeType compute_type() const;
 
   // Final hidden states, one [len x hidden] matrix per input sequence. Token types are 0,
   // attention covers each sequence's own tokens only (no padding influence). Thread-safe.

@@ -48,6 +48,7 @@ class FillMaskPipeline {
 
   const BertTokenizer& tokenizer() const { return tokenizer_; }
   const ModelConfig& config() const { return encoder_->config(); }
+  const BertEncoder& encoder() const { return *encoder_; }
 
  private:
   BertTokenizer tokenizer_;
