@@ -12,6 +12,12 @@
 // precision (f32, bf16 x bf16 or u8 x s8; F32 output): that is the encoder's own path and its
 // real ceiling (sgemm re-packs B on every call, so at M=256 the encoder can beat it).
 //
+// Memory: the model's load time (reading the files and packing the weights, as a server's cold
+// start less its HTTP set-up), the resident memory once loaded, and after each shape the
+// resident memory now and its peak since the model was loaded (the model plus the buffers of
+// the largest shape yet; the kernel's peak mark is reset after loading, so the GEMM-peak
+// matrices do not count, where /proc/self/clear_refs accepts it).
+//
 // Cost mode (--cost --price-per-hour P): cost per 10,000 requests = P / 3600 / QPS · 10,000 and
 // SPI = QPS / (P · latency_s), from --qps / --latency-ms, else from each engine shape (QPS =
 // sequences per second of one stream, latency = median ms) or from each service level.
@@ -29,7 +35,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -42,6 +50,7 @@
 #include "tanzhen/model/bert.h"
 #include "tanzhen/model/checkpoint.h"
 #include "tanzhen/tasks/eval.h"
+#include "server/metrics.h"  // process_rss_bytes
 
 namespace tanzhen::cli {
 namespace {
@@ -236,6 +245,22 @@ double forward_flops(const ModelConfig& c, int batch, int length) {
   return c.num_layers * per_layer + head;
 }
 
+double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
+
+// The process's peak resident memory (VmHWM, in kB) since it started or since reset_peak_rss().
+double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  return 0;
+}
+
+// Sets the peak mark to the resident memory now (Linux 4.0+; silently kept where not allowed).
+void reset_peak_rss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+}
+
 struct EngineRow {
   Shape shape;
   double min_ms = 0, median_ms = 0, p95_ms = 0, gflop = 0;
@@ -246,7 +271,9 @@ int run_engine(const BenchCliOptions& o) {
   const std::vector<Shape> shapes = parse_shapes(o.shapes);
   const std::string dir = resolve_model_dir(o.model_dir, "zh-ner-small");
   const EncoderOptions opts = encoder_options(o.dtype, o.threads);
+  auto load_start = std::chrono::steady_clock::now();
   const Checkpoint ckpt = load_any_checkpoint(dir);  // quantized folders too
+  double load_ms = ms_since(load_start);
   const ModelConfig& cfg = ckpt.config;
   for (const Shape& s : shapes) {
     if (s.length > cfg.max_position_embeddings)
@@ -259,9 +286,13 @@ int run_engine(const BenchCliOptions& o) {
   const int threads = o.threads > 0 ? o.threads : kernels::available_cores();
   const bool peak_given = o.gemm_peak > 0;
   const double peak = peak_given ? o.gemm_peak : measure_gemm_peak(threads);
+  load_start = std::chrono::steady_clock::now();
   BertEncoder encoder(ckpt, opts);
+  load_ms += ms_since(load_start);
   const std::string dtype = effective_dtype(encoder, o.dtype, dir);  // what the rows are labelled
   const double dtype_peak = measure_matmul_peak(dtype, threads);
+  const double loaded_rss_mib = mib(static_cast<double>(server::process_rss_bytes()));
+  reset_peak_rss();
 
   if (!o.json_output) {
     std::printf("model %s: %s, %d layers, hidden %d, %d heads, FFN %d", dir.c_str(), head_kind_name(cfg.head),
@@ -274,7 +305,9 @@ int run_engine(const BenchCliOptions& o) {
       std::printf("%s matmul peak %.1f GFLOP/s (oneDNN matmul M=256 K=768 N=3072, weights packed once: a reference "
                   "roof; tanzhen's own panel kernels, where they run, may pass it; %%peak stays against sgemm)\n",
                   dtype.c_str(), dtype_peak);
-    std::printf("%-9s %9s %9s %9s %9s %8s %9s\n", "shape", "min_ms", "median_ms", "p95_ms", "GFLOP/s", "%peak", "seq/s");
+    std::printf("loaded in %.0f ms; resident memory %.1f MiB once loaded\n", load_ms, loaded_rss_mib);
+    std::printf("%-9s %9s %9s %9s %9s %8s %9s %9s\n", "shape", "min_ms", "median_ms", "p95_ms", "GFLOP/s", "%peak", "seq/s",
+                "peak_MiB");
   }
 
   std::mt19937 rng(1234);
@@ -323,7 +356,11 @@ int run_engine(const BenchCliOptions& o) {
                {"seq_per_s", seq_per_s},
                {"threads", threads},
                {"iters", o.iters},
-               {"head", head_kind_name(cfg.head)}};
+               {"head", head_kind_name(cfg.head)},
+               {"load_ms", load_ms},
+               {"loaded_rss_mib", loaded_rss_mib},
+               {"rss_mib", mib(static_cast<double>(server::process_rss_bytes()))},
+               {"peak_rss_mib", peak_rss_mib()}};
       if (dtype_peak > 0) {
         row["dtype_peak_gflops"] = dtype_peak;
         row["pct_of_dtype_peak"] = 100 * gflops / dtype_peak;
@@ -332,8 +369,8 @@ int run_engine(const BenchCliOptions& o) {
       std::printf("%s\n", dump_line(row).c_str());
     } else {
       const std::string label = std::to_string(s.batch) + "x" + std::to_string(s.length);
-      std::printf("%-9s %9.2f %9.2f %9.2f %9.1f %7.1f%% %9.1f\n", label.c_str(), r.min_ms, r.median_ms, r.p95_ms, gflops,
-                  100 * gflops / peak, seq_per_s);
+      std::printf("%-9s %9.2f %9.2f %9.2f %9.1f %7.1f%% %9.1f %9.1f\n", label.c_str(), r.min_ms, r.median_ms, r.p95_ms,
+                  gflops, 100 * gflops / peak, seq_per_s, peak_rss_mib());
       if (o.cost) print_cost("  cost", o, cost);
     }
     std::fflush(stdout);

@@ -54,6 +54,12 @@ TEST(BenchCli, EngineRowsCountFlopsAsDocumented) {
     EXPECT_NEAR(row["gflops"].get<double>(), flops[i] / 1e9 / (median / 1000), 1e-9);
     EXPECT_DOUBLE_EQ(row["peak_gflops"].get<double>(), 100);
     EXPECT_NEAR(row["pct_of_peak"].get<double>(), row["gflops"].get<double>(), 1e-9);  // peak 100
+    // Memory and load time: the process holds at least the model (~100 KB here) and the peak
+    // since loading is at least what is resident now.
+    EXPECT_GT(row["load_ms"].get<double>(), 0);
+    EXPECT_GT(row["loaded_rss_mib"].get<double>(), 1);
+    EXPECT_GT(row["rss_mib"].get<double>(), 1);
+    EXPECT_GE(row["peak_rss_mib"].get<double>(), row["rss_mib"].get<double>() - 0.01);
     ASSERT_TRUE(row.contains("dtype_peak_gflops"));  // an f32 matmul exists on every CPU
     EXPECT_GT(row["dtype_peak_gflops"].get<double>(), 0);
     EXPECT_NEAR(row["pct_of_dtype_peak"].get<double>(),
