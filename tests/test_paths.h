@@ -11,6 +11,8 @@ std::string reference_model(const std::string& name);
 std::string reference_output(const std::string& name);
 // The tanzhen executable built alongside the tests.
 std::string tanzhen_binary();
-// A fresh empty temporary directory, removed by nobody (tests run in CI's scratch space).
+// A fresh empty temporary directory, removed with everything in it when the test program exits
+// (TANZHEN_KEEP_TEST_DIRS=1 keeps them, to look at after a failure): repeated local test runs
+// once left thousands of them, 13 GB, in /tmp.
 std::string make_temp_dir(const std::string& prefix);
 }  // namespace tanzhen::testing
