@@ -5,6 +5,13 @@
 // FMAs. The loops around it are panel_gemm_avx2.h's (the x block, kBlockRows x kBlockK floats,
 // stays in L2/L3, the kBlockK x 16 weight block of a panel in L2). Partial sums live in y between k
 // blocks; the last one adds the bias and applies GELU.
+//
+// x is packed first (pack_x): each row tile's 6 rows k-major, so that the broadcasts of a tile
+// read one contiguous stream rather than six rows 3-12 KB apart. The copy is ~1/N of the tile
+// work (N = output columns) and the sums are unchanged. Measured with the same interleaved A/B
+// as below (2 threads, 4 x 15 calls per variant in rotation, a control differing by under 3%):
+// 2-8% faster on most BERT-base layer shapes at 32-1024 rows, 11-14% on 768 -> 2304 at 304
+// rows, 3-7% slower on 768 -> 2304 at 32 rows.
 // Unused accumulators of the smaller tiles are never read; GCC cannot see through the if (i < MR).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tanzhen/kernels/cpu/gemm_f32_avx2.h"
@@ -61,9 +68,9 @@ TANZHEN_AVX2 inline void store_cols(float* p, int valid, int half, __m256 v) {
     c##i##0 = t.first ? _mm256_setzero_ps() : load_cols(t.y + i * t.ldy, t.valid, 0); \
     c##i##1 = t.first ? _mm256_setzero_ps() : load_cols(t.y + i * t.ldy, t.valid, 1); \
   }
-#define TZ_ROW_STEP(i)                                    \
-  if (i < MR) {                                           \
-    const __m256 a = _mm256_broadcast_ss(x + i * ldx + k); \
+#define TZ_ROW_STEP(i)                                          \
+  if (i < MR) {                                                 \
+    const __m256 a = _mm256_broadcast_ss(x + k * kTileRows + i); \
     c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0);            \
     c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1);            \
   }
@@ -86,8 +93,9 @@ TANZHEN_AVX2 inline void store_row(const Tile& t, int i, __m256 v0, __m256 v1) {
   store_cols(t.y + i * t.ldy, t.valid, 1, v1);
 }
 
+// x: the tile's packed rows, x[k * kTileRows + i] = row i, column k of the k block.
 template <int MR>
-TANZHEN_AVX2 void tile(const float* x, int64_t ldx, const float* w, int kc, const Tile& t) {
+TANZHEN_AVX2 void tile(const float* x, const float* w, int kc, const Tile& t) {
   TZ_ROW_DECL(0) TZ_ROW_DECL(1) TZ_ROW_DECL(2) TZ_ROW_DECL(3) TZ_ROW_DECL(4) TZ_ROW_DECL(5)
   TZ_ROW_INIT(0) TZ_ROW_INIT(1) TZ_ROW_INIT(2) TZ_ROW_INIT(3) TZ_ROW_INIT(4) TZ_ROW_INIT(5)
   for (int k = 0; k < kc; ++k) {
@@ -105,13 +113,14 @@ TANZHEN_AVX2 void tile(const float* x, int64_t ldx, const float* w, int kc, cons
 
 static_assert(kTileRows == 6, "tile() spells out six rows");
 
-using TileFn = void (*)(const float*, int64_t, const float*, int, const Tile&);
+using TileFn = void (*)(const float*, const float*, int, const Tile&);
 constexpr TileFn kTiles[kTileRows + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
 
 struct F32Kernel {
   static constexpr int kTileRows = avx2::kTileRows;
   static constexpr int kBlockRows = avx2::kBlockRows;
   static constexpr int kBlockK = avx2::kBlockK;
+  using PackedX = float;
 
   struct Args {
     int in, out;
@@ -125,7 +134,20 @@ struct F32Kernel {
   TANZHEN_AVX2 static void tile(const Args& a, const panel::TileAt& at) {
     const Tile t{a.y + at.r0 * a.out + at.col0, a.out, at.valid, at.first, at.last,
                  a.bias ? a.bias + at.col0 : nullptr, a.gelu};
-    kTiles[at.mr](a.x + at.r0 * a.in + at.k0, a.in, panel::block_weights(*a.w, at), at.kc, t);
+    kTiles[at.mr](static_cast<const float*>(at.x_packed), panel::block_weights(*a.w, at), at.kc, t);
+  }
+
+  // Rows [r0, r1), columns [k0, k0 + kc) of x into dst, row tile by row tile: tile j's value of
+  // row i, column k at dst[(j * kc + k) * kTileRows + i]. A last, shorter tile leaves its unused
+  // rows unwritten; its tile<MR> never reads them.
+  static void pack_x(const Args& a, int64_t r0, int64_t r1, int k0, int kc, float* dst) {
+    for (int64_t r = r0; r < r1; r += kTileRows, dst += static_cast<int64_t>(kTileRows) * kc) {
+      const int mr = static_cast<int>(std::min<int64_t>(kTileRows, r1 - r));
+      for (int i = 0; i < mr; ++i) {
+        const float* src = a.x + (r + i) * a.in + k0;
+        for (int k = 0; k < kc; ++k) dst[k * kTileRows + i] = src[k];
+      }
+    }
   }
 };
 

@@ -116,6 +116,7 @@ struct U8S8Kernel {
   static constexpr int kTileRows = avx2::kTileRows;
   static constexpr int kBlockRows = avx2::kBlockRows;
   static constexpr int kBlockK = avx2::kBlockK;
+  using PackedX = void;  // tiles read x in place
 
   struct Args {
     int in, out;

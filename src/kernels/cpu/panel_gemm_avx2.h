@@ -9,12 +9,17 @@
 // Partial sums live in y between k blocks.
 //
 // A Kernel supplies kTileRows, kBlockRows, kBlockK (a multiple of its k step), an Args struct
-// with `in`, `out` and the weights' PanelView `w`, and tile(args, at) for one TileAt.
+// with `in`, `out` and the weights' PanelView `w`, and tile(args, at) for one TileAt. A Kernel
+// whose PackedX is not void also supplies pack_x(args, r0, r1, k0, kc, dst): before the panels of
+// a (row block, k block), each thread copies that x block into its own buffer, each row tile's
+// values k-major (see gemm_f32_avx2.cc), and tiles get their part as TileAt::x_packed.
 #pragma once
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
+#include <vector>
 
 #include "tanzhen/kernels/cpu/gemm_f32_avx2.h"  // kPanelCols, shared by both AVX2 layouts
 #include "tanzhen/kernels/cpu/panel_weights.h"
@@ -30,6 +35,7 @@ struct TileAt {
   int panel, col0, valid;
   int k0, kc;
   bool first, last;
+  const void* x_packed;  // the tile's rows of the packed x block, for kernels that pack
 };
 
 // The panel's weights from k0 on: both AVX2 layouts hold kPanelCols values per k.
@@ -40,15 +46,29 @@ const T* block_weights(const PanelView<T>& w, const TileAt& at) {
 
 template <class Kernel>
 void run_panels(const typename Kernel::Args& a, int64_t rows, int p0, int p1) {
+  using Packed = typename Kernel::PackedX;
+  constexpr bool kPack = !std::is_void_v<Packed>;
+  constexpr int kTileRows = Kernel::kTileRows;
+  // This thread's packed x block, grown once to the largest block (then no allocation per call).
+  using Buffer = std::vector<std::conditional_t<kPack, Packed, char>>;
+  thread_local Buffer packed;
+  if (p0 >= p1) return;
   for (int64_t r0 = 0; r0 < rows; r0 += Kernel::kBlockRows) {
     const int64_t r1 = std::min<int64_t>(rows, r0 + Kernel::kBlockRows);
     for (int k0 = 0; k0 < a.in; k0 += Kernel::kBlockK) {
       const int kc = std::min(Kernel::kBlockK, a.in - k0);
+      const int64_t tile_size = static_cast<int64_t>(kTileRows) * kc;  // packed values per row tile
+      if constexpr (kPack) {
+        const size_t need = static_cast<size_t>((r1 - r0 + kTileRows - 1) / kTileRows * tile_size);
+        if (packed.size() < need) packed.resize(need);
+        Kernel::pack_x(a, r0, r1, k0, kc, packed.data());
+      }
       for (int p = p0; p < p1; ++p) {
         const int col0 = p * kPanelCols, valid = std::min(kPanelCols, a.out - col0);
-        for (int64_t r = r0; r < r1; r += Kernel::kTileRows) {
-          const int mr = static_cast<int>(std::min<int64_t>(Kernel::kTileRows, r1 - r));
-          Kernel::tile(a, TileAt{r, mr, p, col0, valid, k0, kc, k0 == 0, k0 + kc >= a.in});
+        for (int64_t r = r0; r < r1; r += kTileRows) {
+          const int mr = static_cast<int>(std::min<int64_t>(kTileRows, r1 - r));
+          const void* x_packed = kPack ? packed.data() + (r - r0) / kTileRows * tile_size : nullptr;
+          Kernel::tile(a, TileAt{r, mr, p, col0, valid, k0, kc, k0 == 0, k0 + kc >= a.in, x_packed});
         }
       }
     }
