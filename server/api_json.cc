@@ -26,6 +26,15 @@ json parse_json_body(const HttpRequest& req) {
   return value;
 }
 
+bool read_stream_flag(const HttpRequest& req, bool route_streams) {
+  const std::string v = req.query_param("stream");
+  if (v.empty()) return false;
+  if (!route_streams) throw ApiError(400, "bad_option", "only POST /v1/ner streams (?stream=true)");
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw ApiError(400, "bad_option", "?stream must be true or false, not \"" + v + "\"");
+}
+
 size_t count_code_points(const std::string& utf8) {
   size_t n = 0;
   for (unsigned char c : utf8) n += (c & 0xC0) != 0x80;

@@ -46,6 +46,11 @@ TextsInput read_texts(const json& body, const TextLimits& limits, bool allow_tex
 int read_int(const json& body, const char* name, int fallback, int lo, int hi);
 // Optional boolean field (400 bad_option for any other type).
 bool read_bool(const json& body, const char* name, bool fallback);
+
+// The ?stream= query flag: true for "true" or "1", false for "false", "0" or none. 400
+// bad_option for any other value, and for any value on a route that does not stream
+// (`route_streams` false): a client that asked to stream is never handed one JSON body instead.
+bool read_stream_flag(const HttpRequest& req, bool route_streams);
 // Optional string field, one of `allowed` (400 bad_option otherwise).
 std::string read_choice(const json& body, const char* name, const std::string& fallback,
                         const std::vector<std::string>& allowed);

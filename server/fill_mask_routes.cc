@@ -39,6 +39,7 @@ void Api::fill_mask(HttpRequest& req, const std::shared_ptr<Responder>& responde
   if (!fill_mask_)
     throw ApiError(503, "model_unavailable", "no fill-mask model is loaded (start the server with --fill-mask DIR)");
   const json body = parse_json_body(req);
+  read_stream_flag(req, /*route_streams=*/false);
   const TextsInput in = read_texts(body, opts_.limits, !drop_in);
   std::string group;
   const FillMaskOptions options = read_fill_mask_options(body, group);

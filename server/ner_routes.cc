@@ -63,8 +63,7 @@ double ms_since(Clock::time_point t) {
 void Api::ner(HttpRequest& req, const std::shared_ptr<Responder>& responder, bool drop_in) {
   if (!ner_) throw ApiError(503, "model_unavailable", "no NER model is loaded (start the server with --ner DIR)");
   const json body = parse_json_body(req);
-  const std::string stream = req.query_param("stream");
-  if (!drop_in && (stream == "true" || stream == "1")) return ner_stream(req, responder, body);
+  if (read_stream_flag(req, /*route_streams=*/!drop_in)) return ner_stream(req, responder, body);
   const TextsInput in = read_texts(body, opts_.limits, !drop_in);
   const NerRequestOptions o = read_ner_options(body, ner_->max_tokens);
 

@@ -397,6 +397,13 @@ TEST_F(ServerApi, RequestErrors) {
   expect_error(http(server_->port(), "POST", "/predict", "{\"text\": \"[MASK]\"}", {{"Content-Encoding", "br"}}),
                415, "unsupported_encoding");
   EXPECT_EQ(http(server_->port(), "POST", "/v1/ner", body, {{"Content-Encoding", "Identity"}}).status, 200);
+  // ?stream takes true / false (1 / 0) on /v1/ner only: a client asking to stream elsewhere, or
+  // with a value we do not know, is told rather than answered with one JSON body.
+  expect_error(post("/v1/ner?stream=yes", {{"text", "张三"}}), 400, "bad_option");
+  expect_error(post("/v1/fill-mask?stream=true", {{"text", "[MASK]"}}), 400, "bad_option");
+  expect_error(post("/ner?stream=true", {{"text", "张三"}}), 400, "bad_option");
+  EXPECT_EQ(post("/v1/ner?stream=false", {{"text", "张三"}}).status, 200);
+  EXPECT_EQ(post("/v1/ner?stream=0&x=1", {{"text", "张三"}}).status, 200);
   expect_error(http(server_->port(), "GET", "/nope"), 404, "not_found");
   expect_error(http(server_->port(), "DELETE", "/v1/ner"), 405, "method_not_allowed");
   HttpReply r = http(server_->port(), "GET", "/v1/ner");
