@@ -309,6 +309,8 @@ int run_records(const IoOptions& io, const BatchFn& process) {
   std::ifstream in_file;
   std::istream* in = &std::cin;
   if (!from_stdin) {
+    // A folder opens as a stream that just reads nothing: say so rather than exit 0 with no output.
+    if (fs::is_directory(io.input)) fail("io_error", io.input + " is a folder, not a JSONL file");
     in_file.open(io.input, std::ios::binary);
     if (!in_file) fail("io_error", "cannot read " + io.input);
     in = &in_file;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -163,6 +164,8 @@ namespace {
 }
 
 std::ifstream open_input(const std::string& path) {
+  // A folder opens as a stream that reads nothing ("holds no examples" would mislead).
+  if (std::filesystem::is_directory(path)) fail("bad_data", path + " is a folder, not a data file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("file_not_found", "cannot open " + path);
   return in;

@@ -184,6 +184,8 @@ TEST(EvalCli, BadInputsAreOneLineErrors) {
       {{"eval", "-m", kNer, "-d", dir + "/bad.jsonl"}, "line 2"},
       {{"eval", "-m", kNer, "-d", dir + "/empty.jsonl"}, "no examples"},
       {{"eval", "-m", kNer, "-d", dir + "/missing.jsonl"}, "cannot open"},
+      {{"eval", "-m", kNer, "-d", dir}, "is a folder"},
+      {{"eval", "--task", "fill-mask", "-m", kMlm, "-d", dir}, "is a folder"},
       {{"eval", "-m", kNer, "-d", msra_sample(30), "--map", "LOC"}, "--map"},
       {{"eval", "-m", kNer, "-d", msra_sample(30), "--types", "PER,"}, "--types"},
       // A type neither the data nor the model has (a typo) is refused, not scored as nothing.

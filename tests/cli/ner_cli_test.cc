@@ -211,6 +211,8 @@ TEST(NerCli, OneLineErrors) {
   expect_one_line_error(run_cli({"ner", "-m", kNer, "-i", "/nonexistent.jsonl"}), "/nonexistent.jsonl");
   // No -m: the default model folder under $TANZHEN_MODELS.
   const std::string empty = testing::make_temp_dir("no-models");
+  // A folder given as input reads as nothing; it must not pass for an empty file.
+  expect_one_line_error(run_cli({"ner", "-m", kNer, "-i", empty}), "is a folder");
   expect_one_line_error(run_cli({"ner", kText}, "", "TANZHEN_MODELS=" + empty), "zh-ner-small");
 }
 
