@@ -65,7 +65,9 @@ fs::path executable_dir() {
 
 std::string resolve_model_dir(const std::string& explicit_dir, const std::string& default_name) {
   if (!explicit_dir.empty()) {
-    if (!fs::is_directory(explicit_dir)) fail("model_not_found", "model folder " + explicit_dir + " does not exist");
+    if (!fs::is_directory(explicit_dir))
+      fail("model_not_found", fs::exists(explicit_dir) ? explicit_dir + " is a file; give the model's folder"
+                                                       : "model folder " + explicit_dir + " does not exist");
     return explicit_dir;
   }
   std::vector<fs::path> tried;

@@ -207,6 +207,7 @@ TEST(NerCli, EveryCommandRefusesANegativeThreadCount) {
 TEST(NerCli, OneLineErrors) {
   expect_one_line_error(run_cli({"ner", "-m", kNer, std::string("bad \xff")}), "UTF-8");
   expect_one_line_error(run_cli({"ner", "-m", "/nonexistent/model", kText}), "/nonexistent/model");
+  expect_one_line_error(run_cli({"ner", "-m", kNer + "/config.json", kText}), "is a file; give the model's folder");
   expect_one_line_error(run_cli({"ner", "-m", reference_model("tiny-bert-mlm"), kText}), "tiny-bert-mlm");
   expect_one_line_error(run_cli({"ner", "-m", kNer, "-i", "/nonexistent.jsonl"}), "/nonexistent.jsonl");
   // No -m: the default model folder under $TANZHEN_MODELS.
