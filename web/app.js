@@ -415,8 +415,10 @@ async function loadModels() {
   try {
     const res = await fetch('/v1/models');
     const data = await res.json();
+    const dtype = (m) => (m.dtype ? `, ${m.dtype}` : '');
     const parts = data.models.map((m) =>
-      m.task === 'ner' ? `NER: ${m.name} (${m.labels.length} labels${m.crf ? ', CRF' : ''})` : `fill-mask: ${m.name}`);
+      m.task === 'ner' ? `NER: ${m.name} (${m.labels.length} labels${m.crf ? ', CRF' : ''}${dtype(m)})`
+        : `fill-mask: ${m.name} (${m.dtype || 'fp32'})`);
     info.textContent = parts.length ? parts.join(' · ') : 'No models loaded.';
     const tasks = new Set(data.models.map((m) => m.task));
     if (!tasks.has('ner')) setStatus($('#ner-status'), 'No NER model is loaded on this server.', true);

@@ -84,6 +84,8 @@ async function main() {
 
     await page.goto(url + '/');
     await page.waitForSelector('#models-info:has-text("NER: tiny-bert-ner")');
+    // The precision each model runs at (GET /v1/models "dtype").
+    await page.waitForSelector('#models-info:has-text("fill-mask: tiny-bert-mlm (fp32)")');
 
     // 1. Type a sentence, run, compare the highlighted spans with the API's entities.
     const sentence = '我爱北京天安门，张三在上海工作。';
