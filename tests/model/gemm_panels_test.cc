@@ -109,8 +109,10 @@ INSTANTIATE_TEST_SUITE_P(
                           Case{32, 768, 2304, true, false}, Case{13, 1600, 130, true, true},
                           Case{301, 3072, 64, true, false}, Case{64, 96, 384, true, true},
                           Case{101, 600, 40, true, true},
-                          // More rows than one x block of the AVX2 kernel (320), K in 3 blocks.
-                          Case{333, 1600, 48, true, true})),
+                          // More rows than one x block of the AVX2 kernel (320), K in 3 blocks:
+                          // x read in place, and (64 panels, 16 or more a thread up to 4
+                          // threads) packed per row tile (AVX2 worth_packing).
+                          Case{333, 1600, 48, true, true}, Case{333, 1600, 1024, true, true})),
     [](const auto& info) {
       return std::string(std::get<0>(info.param) == F32Kernel::kAvx512 ? "avx512_" : "avx2_") +
              case_name(std::get<1>(info.param));

@@ -6,12 +6,15 @@
 // stays in L2/L3, the kBlockK x 16 weight block of a panel in L2). Partial sums live in y between k
 // blocks; the last one adds the bias and applies GELU.
 //
-// x is packed first (pack_x): each row tile's 6 rows k-major, so that the broadcasts of a tile
-// read one contiguous stream rather than six rows 3-12 KB apart. The copy is ~1/N of the tile
-// work (N = output columns) and the sums are unchanged. Measured with the same interleaved A/B
-// as below (2 threads, 4 x 15 calls per variant in rotation, a control differing by under 3%):
-// 2-8% faster on most BERT-base layer shapes at 32-1024 rows, 11-14% on 768 -> 2304 at 304
-// rows, 3-7% slower on 768 -> 2304 at 32 rows.
+// Large layers pack x first (pack_x): each row tile's 6 rows k-major, so that the broadcasts of
+// a tile read one contiguous stream rather than six rows 3-12 KB apart. The sums are unchanged.
+// Measured with the same interleaved A/B as below (2 threads, 4 x 15 calls per variant in
+// rotation, a control differing by under 3%): 2-8% faster on most BERT-base layer shapes at
+// 32-1024 rows, 11-14% on 768 -> 2304 at 304 rows, 3-7% slower on 768 -> 2304 at 32 rows. But
+// every thread copies the whole block, about one cycle per value, against out / threads / 16
+// cycles of FMAs per value: with 8 panels a thread (out = 256) packing was 7-12% slower, and
+// with in = 256 (rows 1 KB apart) it gained nothing (the shipped small model's shapes, 46 and
+// 1,500 rows). Hence worth_packing.
 // Unused accumulators of the smaller tiles are never read; GCC cannot see through the if (i < MR).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "tanzhen/kernels/cpu/gemm_f32_avx2.h"
@@ -68,9 +71,9 @@ TANZHEN_AVX2 inline void store_cols(float* p, int valid, int half, __m256 v) {
     c##i##0 = t.first ? _mm256_setzero_ps() : load_cols(t.y + i * t.ldy, t.valid, 0); \
     c##i##1 = t.first ? _mm256_setzero_ps() : load_cols(t.y + i * t.ldy, t.valid, 1); \
   }
-#define TZ_ROW_STEP(i)                                          \
-  if (i < MR) {                                                 \
-    const __m256 a = _mm256_broadcast_ss(x + k * kTileRows + i); \
+#define TZ_ROW_STEP(i)                                                                   \
+  if (i < MR) {                                                                          \
+    const __m256 a = _mm256_broadcast_ss(kPacked ? x + k * kTileRows + i : x + i * ldx + k); \
     c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0);            \
     c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1);            \
   }
@@ -93,9 +96,10 @@ TANZHEN_AVX2 inline void store_row(const Tile& t, int i, __m256 v0, __m256 v1) {
   store_cols(t.y + i * t.ldy, t.valid, 1, v1);
 }
 
-// x: the tile's packed rows, x[k * kTileRows + i] = row i, column k of the k block.
-template <int MR>
-TANZHEN_AVX2 void tile(const float* x, const float* w, int kc, const Tile& t) {
+// x: the tile's rows, packed (x[k * kTileRows + i] = row i, column k of the k block) or in place
+// (x[i * ldx + k]).
+template <int MR, bool kPacked>
+TANZHEN_AVX2 void tile(const float* x, int64_t ldx, const float* w, int kc, const Tile& t) {
   TZ_ROW_DECL(0) TZ_ROW_DECL(1) TZ_ROW_DECL(2) TZ_ROW_DECL(3) TZ_ROW_DECL(4) TZ_ROW_DECL(5)
   TZ_ROW_INIT(0) TZ_ROW_INIT(1) TZ_ROW_INIT(2) TZ_ROW_INIT(3) TZ_ROW_INIT(4) TZ_ROW_INIT(5)
   for (int k = 0; k < kc; ++k) {
@@ -113,8 +117,10 @@ TANZHEN_AVX2 void tile(const float* x, const float* w, int kc, const Tile& t) {
 
 static_assert(kTileRows == 6, "tile() spells out six rows");
 
-using TileFn = void (*)(const float*, const float*, int, const Tile&);
-constexpr TileFn kTiles[kTileRows + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
+using TileFn = void (*)(const float*, int64_t, const float*, int, const Tile&);
+template <bool kPacked>
+constexpr TileFn kTiles[kTileRows + 1] = {nullptr,           tile<1, kPacked>, tile<2, kPacked>, tile<3, kPacked>,
+                                          tile<4, kPacked>, tile<5, kPacked>, tile<6, kPacked>};
 
 struct F32Kernel {
   static constexpr int kTileRows = avx2::kTileRows;
@@ -134,8 +140,18 @@ struct F32Kernel {
   TANZHEN_AVX2 static void tile(const Args& a, const panel::TileAt& at) {
     const Tile t{a.y + at.r0 * a.out + at.col0, a.out, at.valid, at.first, at.last,
                  a.bias ? a.bias + at.col0 : nullptr, a.gelu};
-    kTiles[at.mr](static_cast<const float*>(at.x_packed), panel::block_weights(*a.w, at), at.kc, t);
+    const float* w = panel::block_weights(*a.w, at);
+    if (at.x_packed) {
+      kTiles<true>[at.mr](static_cast<const float*>(at.x_packed), 0, w, at.kc, t);
+    } else {
+      kTiles<false>[at.mr](a.x + at.r0 * a.in + at.k0, a.in, w, at.kc, t);
+    }
   }
+
+  // Packing pays where the thread's panels share the copy and x's rows are far apart (see the
+  // measurements at the top): BERT-base's layers (in 768 or 3072; 24-96 panels a thread with
+  // 2 threads), not the small default model's (in 256 or 1024 with 8 panels).
+  static bool worth_packing(const Args& a, int panels) { return a.in >= 512 && panels >= 16; }
 
   // Rows [r0, r1), columns [k0, k0 + kc) of x into dst, row tile by row tile: tile j's value of
   // row i, column k at dst[(j * kc + k) * kTileRows + i]. A last, shorter tile leaves its unused

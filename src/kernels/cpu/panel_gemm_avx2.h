@@ -10,9 +10,11 @@
 //
 // A Kernel supplies kTileRows, kBlockRows, kBlockK (a multiple of its k step), an Args struct
 // with `in`, `out` and the weights' PanelView `w`, and tile(args, at) for one TileAt. A Kernel
-// whose PackedX is not void also supplies pack_x(args, r0, r1, k0, kc, dst): before the panels of
-// a (row block, k block), each thread copies that x block into its own buffer, each row tile's
-// values k-major (see gemm_f32_avx2.cc), and tiles get their part as TileAt::x_packed.
+// whose PackedX is not void also supplies pack_x(args, r0, r1, k0, kc, dst) and
+// worth_packing(args, panels): where the latter says so for the thread's panels, before the
+// panels of a (row block, k block) the thread copies that x block into its own buffer, each row
+// tile's values k-major (see gemm_f32_avx2.cc), and tiles get their part as TileAt::x_packed
+// (else null: tiles read x in place).
 #pragma once
 #include <omp.h>
 
@@ -53,21 +55,25 @@ void run_panels(const typename Kernel::Args& a, int64_t rows, int p0, int p1) {
   using Buffer = std::vector<std::conditional_t<kPack, Packed, char>>;
   thread_local Buffer packed;
   if (p0 >= p1) return;
+  bool pack = false;
+  if constexpr (kPack) pack = Kernel::worth_packing(a, p1 - p0);
   for (int64_t r0 = 0; r0 < rows; r0 += Kernel::kBlockRows) {
     const int64_t r1 = std::min<int64_t>(rows, r0 + Kernel::kBlockRows);
     for (int k0 = 0; k0 < a.in; k0 += Kernel::kBlockK) {
       const int kc = std::min(Kernel::kBlockK, a.in - k0);
       const int64_t tile_size = static_cast<int64_t>(kTileRows) * kc;  // packed values per row tile
       if constexpr (kPack) {
-        const size_t need = static_cast<size_t>((r1 - r0 + kTileRows - 1) / kTileRows * tile_size);
-        if (packed.size() < need) packed.resize(need);
-        Kernel::pack_x(a, r0, r1, k0, kc, packed.data());
+        if (pack) {
+          const size_t need = static_cast<size_t>((r1 - r0 + kTileRows - 1) / kTileRows * tile_size);
+          if (packed.size() < need) packed.resize(need);
+          Kernel::pack_x(a, r0, r1, k0, kc, packed.data());
+        }
       }
       for (int p = p0; p < p1; ++p) {
         const int col0 = p * kPanelCols, valid = std::min(kPanelCols, a.out - col0);
         for (int64_t r = r0; r < r1; r += kTileRows) {
           const int mr = static_cast<int>(std::min<int64_t>(kTileRows, r1 - r));
-          const void* x_packed = kPack ? packed.data() + (r - r0) / kTileRows * tile_size : nullptr;
+          const void* x_packed = pack ? packed.data() + (r - r0) / kTileRows * tile_size : nullptr;
           Kernel::tile(a, TileAt{r, mr, p, col0, valid, k0, kc, k0 == 0, k0 + kc >= a.in, x_packed});
         }
       }
