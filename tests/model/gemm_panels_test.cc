@@ -112,7 +112,9 @@ INSTANTIATE_TEST_SUITE_P(
                           // More rows than one x block of the AVX2 kernel (320), K in 3 blocks:
                           // x read in place, and (64 panels, 16 or more a thread up to 4
                           // threads) packed per row tile (AVX2 worth_packing).
-                          Case{333, 1600, 48, true, true}, Case{333, 1600, 1024, true, true})),
+                          Case{333, 1600, 48, true, true}, Case{333, 1600, 1024, true, true},
+                          // Packed, with K not a multiple of the packing's 4 columns.
+                          Case{50, 602, 1024, true, false})),
     [](const auto& info) {
       return std::string(std::get<0>(info.param) == F32Kernel::kAvx512 ? "avx512_" : "avx2_") +
              case_name(std::get<1>(info.param));

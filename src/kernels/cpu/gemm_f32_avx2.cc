@@ -156,14 +156,42 @@ struct F32Kernel {
   // Rows [r0, r1), columns [k0, k0 + kc) of x into dst, row tile by row tile: tile j's value of
   // row i, column k at dst[(j * kc + k) * kTileRows + i]. A last, shorter tile leaves its unused
   // rows unwritten; its tile<MR> never reads them.
-  static void pack_x(const Args& a, int64_t r0, int64_t r1, int k0, int kc, float* dst) {
+  TANZHEN_AVX2 static void pack_x(const Args& a, int64_t r0, int64_t r1, int k0, int kc, float* dst) {
     for (int64_t r = r0; r < r1; r += kTileRows, dst += static_cast<int64_t>(kTileRows) * kc) {
       const int mr = static_cast<int>(std::min<int64_t>(kTileRows, r1 - r));
+      const float* src = a.x + r * a.in + k0;
+      int k = 0;
+      if (mr == kTileRows) k = pack_full_tile(src, a.in, kc, dst);
       for (int i = 0; i < mr; ++i) {
-        const float* src = a.x + (r + i) * a.in + k0;
-        for (int k = 0; k < kc; ++k) dst[k * kTileRows + i] = src[k];
+        for (int kk = k; kk < kc; ++kk) dst[kk * kTileRows + i] = src[i * a.in + kk];
       }
     }
+  }
+
+  // A full tile's columns [0, kc - kc % 4) of the 6 rows at src (ld apart), 4 k at a time: rows
+  // 0-3 transposed in registers, rows 4-5 interleaved, then 6 values per k written in order.
+  // A scalar copy wrote one value per store; this one 24 values in 8 stores (BERT-base layers,
+  // same A/B as above: 2-4% faster than the scalar packing). Returns the columns done.
+  TANZHEN_AVX2 static int pack_full_tile(const float* src, int64_t ld, int kc, float* dst) {
+    static_assert(kTileRows == 6, "four rows transposed, two interleaved");
+    int k = 0;
+    for (; k + 4 <= kc; k += 4) {
+      __m128 r0 = _mm_loadu_ps(src + k), r1 = _mm_loadu_ps(src + ld + k);
+      __m128 r2 = _mm_loadu_ps(src + 2 * ld + k), r3 = _mm_loadu_ps(src + 3 * ld + k);
+      const __m128 r4 = _mm_loadu_ps(src + 4 * ld + k), r5 = _mm_loadu_ps(src + 5 * ld + k);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_j now holds column k + j of rows 0-3
+      const __m128 lo = _mm_unpacklo_ps(r4, r5), hi = _mm_unpackhi_ps(r4, r5);  // rows 4-5, k..k+3
+      float* d = dst + static_cast<int64_t>(k) * kTileRows;
+      _mm_storeu_ps(d, r0);
+      _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), lo);
+      _mm_storeu_ps(d + 6, r1);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(d + 10), lo);
+      _mm_storeu_ps(d + 12, r2);
+      _mm_storel_pi(reinterpret_cast<__m64*>(d + 16), hi);
+      _mm_storeu_ps(d + 18, r3);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(d + 22), hi);
+    }
+    return k;
   }
 };
 
