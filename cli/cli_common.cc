@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tanzhen/error.h"
+#include "tanzhen/model/quantized_checkpoint.h"
 #include "tanzhen/text/utf8.h"
 
 namespace tanzhen::cli {
@@ -44,9 +45,16 @@ EncoderOptions encoder_options(const std::string& dtype, int threads) {
 
 std::string effective_dtype(const BertEncoder& encoder, const std::string& asked, const std::string& model_dir) {
   const ComputeType runs = encoder.compute_type();
-  if (!asked.empty() && parse_compute_type(asked) != runs)
+  const std::string stored = checkpoint_quantization(model_dir);  // "" unless pre-quantized
+  if (!stored.empty() && quantization_compute_type(stored) != runs) {
+    std::fprintf(stderr,
+                 "tanzhen: note: %s is stored as %s, which this CPU cannot multiply: it runs at %s, its weights "
+                 "widened\n",
+                 model_dir.c_str(), stored.c_str(), compute_type_name(runs));
+  } else if (!asked.empty() && parse_compute_type(asked) != runs) {
     std::fprintf(stderr, "tanzhen: note: %s is pre-quantized and runs at its stored %s; --dtype %s does not apply\n",
                  model_dir.c_str(), compute_type_name(runs), asked.c_str());
+  }
   return compute_type_name(runs);
 }
 

@@ -108,7 +108,7 @@ std::shared_ptr<const Linear::Impl> make_bf16_linear(const dnnl::engine& engine,
   if (!bf16_gemm_supported()) {
     fail("unsupported_dtype",
          "bf16 needs a CPU with AVX-512 (oneDNN has no bf16 matrix multiply for this one); use "
-         "--dtype fp32 or int8, with a checkpoint that was not quantized to bf16");
+         "--dtype fp32 or int8");
   }
   return std::make_shared<Bf16Linear>(engine, cache, weight, bias, out, in, act);
 }

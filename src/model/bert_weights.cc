@@ -100,8 +100,16 @@ class WeightReader {
         parts.push_back(get_as(p + ".weight", {out_each, in}, DType::BF16));
       }
       std::vector<uint16_t> copy;
-      return Linear::bf16(engine_, cache_, concatenated<uint16_t>(parts, copy), bias.data(), out,
-                          in, act);
+      const uint16_t* w16 = concatenated<uint16_t>(parts, copy);
+      if (!kernels::bf16_gemm_supported()) {
+        // A bf16 folder written on an AVX-512 machine, served on one without bf16 matrix
+        // multiplies: its weights widened to F32 (exactly: bf16 is F32's upper half) run on the
+        // F32 path, rather than the folder being refused. Activations then stay F32, so the
+        // results lie between the bf16 run's and the original F32 model's.
+        const std::vector<float> w = kernels::bf16_to_f32(w16, static_cast<size_t>(out) * in);
+        return Linear::f32(engine_, cache_, w.data(), bias.data(), out, in, act);
+      }
+      return Linear::bf16(engine_, cache_, w16, bias.data(), out, in, act);
     }
     std::vector<Tensor> parts;
     for (const auto& p : prefixes) parts.push_back(get(p + ".weight", {out_each, in}));

@@ -117,6 +117,16 @@ TEST(BenchCli, PreQuantizedModelIsReportedAtItsStoredPrecision) {
     const bool noted = r.err.find("runs at its stored int8; --dtype fp32 does not apply") != std::string::npos;
     EXPECT_EQ(noted, !dtype.empty() && dtype[1] == "fp32") << r.err;
   }
+  // A bf16 folder where this CPU has no bf16 matrix multiply runs at fp32 (its weights widened),
+  // and says so; where it has one, at bf16.
+  const std::string bf16 = testing::make_temp_dir("tanzhen-bench-q") + "/bf16";
+  ASSERT_EQ(run_cli({"quantize", "-m", kNer, "-o", bf16, "--dtype", "bf16"}).exit_code, 0);
+  CliRun r = run_cli({"bench", "-m", bf16, "--shape", "1x8", "--iters", "2", "--threads", "1", "--gemm-peak", "100",
+                      "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const bool widened = !kernels::bf16_gemm_supported();
+  EXPECT_EQ(r.lines().at(0)["dtype"], widened ? "fp32" : "bf16");
+  EXPECT_EQ(r.err.find("is stored as bf16, which this CPU cannot multiply") != std::string::npos, widened) << r.err;
 }
 
 TEST(BenchCli, BadShapesAreOneLineErrors) {
