@@ -14,7 +14,7 @@
 # fine-tuned from mlm9, whose weights are no longer shipped: rebuilding it takes the full chain.
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 export"}
 PY=/usr/bin/python3
 # The masked-LM stage that models/zh-mlm-small was exported from (stage import rebuilds its
 # checkpoint from that folder).
@@ -176,9 +176,9 @@ for stage in $STAGES; do
     ner_from ner10-mlm10 mlm10 --epochs 19
     ;;
   ner11)
-    # Not shipped yet (not in the default STAGES): as ner10 with another seed (data order, head
-    # initialisation and dropout; a later --seed overrides ner_from's) and 22 epochs (started in
-    # session 15; rerun the same command to resume).
+    # Shipped as zh-ner-small (session 17): as ner10 with another seed (data order, head
+    # initialisation and dropout; a later --seed overrides ner_from's) and 22 epochs. Rerun the
+    # same command to resume.
     ner_from ner11-mlm10 mlm10 --epochs 22 --seed 29
     ;;
   ner9)
@@ -192,7 +192,7 @@ for stage in $STAGES; do
     # NER: 128 positions. MSRA sentences have at most 126 characters, so fine-tuning trained no
     # position past that; tanzhen cuts longer texts into 128-token windows, each token labelled
     # from the window where it is most central.
-    $PY training/export_hf.py --kind ner --checkpoint training/runs/ner9-mlm9/checkpoint.pt --out models/zh-ner-small --max-positions 128
+    $PY training/export_hf.py --kind ner --checkpoint training/runs/ner11-mlm10/checkpoint.pt --out models/zh-ner-small --max-positions 128
     $PY training/export_hf.py --kind mlm --checkpoint training/runs/$SHIPPED_MLM/checkpoint.pt --out models/zh-mlm-small --max-positions 256
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
