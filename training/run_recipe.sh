@@ -9,16 +9,17 @@
 # mlm4, and ner4 and mlm5; run them as
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 # On a fresh clone (training/runs/ is not in git) a new stage can start from the shipped models
-# instead of rerunning stages mlm1..mlm10: STAGES="import ner11" sh training/run_recipe.sh
-# fine-tunes NER from the shipped zh-mlm-small (stage mlm10). zh-ner-small (stage ner9) was
-# fine-tuned from mlm9, whose weights are no longer shipped: rebuilding it takes the full chain.
+# instead of rerunning stages mlm1..mlm11: STAGES=import rebuilds stage mlm11's checkpoint from
+# the shipped zh-mlm-small, for a new stage such as `ner_from ner12-mlm11 mlm11`. zh-ner-small (stage ner11) was fine-tuned from mlm10, which
+# zh-mlm-small shipped until session 18: STAGES="import-mlm10 ner11" takes mlm10 back from this
+# repository's history and reruns ner11 from it.
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 export"}
 PY=/usr/bin/python3
 # The masked-LM stage that models/zh-mlm-small was exported from (stage import rebuilds its
 # checkpoint from that folder).
-SHIPPED_MLM=mlm10
+SHIPPED_MLM=mlm11
 
 # NER fine-tuned afresh (CRF head) on both cores from masked-LM run $2's encoder, into run $1,
 # with the settings of stage ner6. The schedule is the remaining arguments; without them, ner5's
@@ -49,6 +50,16 @@ for stage in $STAGES; do
     # start from it; its run's records are in training/records/$SHIPPED_MLM.
     [ -e training/runs/$SHIPPED_MLM/checkpoint.pt ] || $PY training/import_hf.py \
       --model models/zh-mlm-small --out training/runs/$SHIPPED_MLM/checkpoint.pt
+    ;;
+  import-mlm10)
+    # Stage mlm10's checkpoint, the encoder of the shipped zh-ner-small, from models/zh-mlm-small
+    # as commit ed117de shipped it (needs the git history; a shallow clone lacks it).
+    if [ ! -e training/runs/mlm10/checkpoint.pt ]; then
+      tmp=$(mktemp -d)
+      git archive ed117de models/zh-mlm-small | tar -x -C "$tmp"
+      $PY training/import_hf.py --model "$tmp/models/zh-mlm-small" --out training/runs/mlm10/checkpoint.pt
+      rm -rf "$tmp"
+    fi
     ;;
   mlm1)
     # Masked-LM warm-up of the encoder: 1,400 steps of 4,096 tokens. Steps 0-800 at 256 tokens
@@ -166,8 +177,14 @@ for stage in $STAGES; do
     # Masked LM continued from stage mlm9 with a fresh learning-rate cycle and a 150-minute
     # budget on both cores (sessions 12-13, AVX2 CPU, F32; resumed once from its step-800
     # checkpoint with the same command: the budget counts training time and is kept in the
-    # checkpoint). 5,694 steps; shipped as zh-mlm-small.
+    # checkpoint). 5,694 steps; shipped as zh-mlm-small until session 18 (commit ed117de).
     mlm_continue mlm10 mlm9 1010 150 2
+    ;;
+  mlm11)
+    # Masked LM continued from stage mlm10 with a fresh learning-rate cycle and a 130-minute
+    # budget on both cores (session 18, an Intel Xeon with AMX: bf16 autocast runs on AMX tiles,
+    # ~10,000 tokens/s). Shipped as zh-mlm-small.
+    mlm_continue mlm11 mlm10 1111 130 2
     ;;
   ner10)
     # Not shipped (not in the default STAGES): ner9's command from stage mlm10's encoder

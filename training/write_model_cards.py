@@ -26,16 +26,32 @@ def imported_note(args):
     init = args.get("init_from") or ""
     if not init or not os.path.exists(os.path.join(os.path.dirname(init), "IMPORTED")):
         return ""
-    return (f"(`{init}` was rebuilt from the previously shipped model by recipe stage `import` "
-            f"(training/import_hf.py: its F16 weights, 256 positions), its own run folder being "
-            f"gone with an earlier session)\n")
+    stage = os.path.basename(os.path.dirname(init))
+    return (f"(`{init}` was rebuilt from the model shipped before it (training/import_hf.py: its "
+            f"F16 weights, 256 positions), its own run folder being gone with an earlier session; "
+            f"on a fresh clone recipe stage `import-{stage}` rebuilds it from the git history)\n")
 
 
-def hardware(args):
+# Runs that trained on a machine the checkpoint's arguments do not tell apart (bf16 on, but not
+# on the AVX-512 EPYC): what the card says about their hardware.
+RUN_HARDWARE = {
+    "mlm11": ("this stage on an Intel Xeon with AMX (bf16 and int8 tiles), bf16 autocast, whose "
+              "matmuls PyTorch's oneDNN runs on AMX (~10,000 tokens/s); mlm8-mlm10 on an EPYC "
+              "with AVX2 only, in F32 on OpenBLAS; the stages before on one with AVX-512 (VNNI, "
+              "BF16), bf16 autocast"),
+}
+
+
+def hardware(args, run=""):
     """Where the shown run trained: the runs before session 9 on an AVX-512 EPYC under bf16
-    autocast; a run saved with bf16 off (--bf16 auto on a CPU without bf16 instructions) in F32."""
+    autocast; a run saved with bf16 off (--bf16 auto on a CPU without bf16 instructions) in F32;
+    the runs in RUN_HARDWARE where that table says."""
     common = ("CPU only: 2 cores of an AMD EPYC shared with C++ builds and benchmarks, PyTorch 1.13 "
               "(Debian python3-torch), `nice -n 10`; no GPU was available")
+    name = os.path.basename(os.path.normpath(run)) if run else ""
+    if name in RUN_HARDWARE:
+        return ("CPU only: 2 cores shared with C++ builds and tests, PyTorch 1.13 (Debian "
+                f"python3-torch), `nice -n 10`; no GPU was available; {RUN_HARDWARE[name]}")
     if args.get("bf16", 1):
         return f"{common}; AVX-512 with VNNI and BF16 (no AMX), bf16 autocast"
     return (f"{common}; this stage on an EPYC with AVX2 only (no bf16 instructions), in F32 on "
@@ -166,8 +182,8 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm10", help="the shipped masked-LM run (recipe stage mlm10)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9",
+    p.add_argument("--mlm-run", default="training/runs/mlm11", help="the shipped masked-LM run (recipe stage mlm11)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
@@ -267,7 +283,7 @@ Last stage: masked LM only (no NSP), 15% of tokens (80/10/10), sequences of {mck
 tokens packed from consecutive lines, batch {mck['args']['batch']} x {mck['args']['seq_len']}, AdamW
 lr {mck['args']['lr']:g}, {mck['args']['warmup']} warm-up steps then linear decay over the time
 budget, no dropout: **{mck['step']} steps, {tokens / 1e6:.1f} M tokens, {mck['train_seconds'] / 60:.0f} minutes**
-of training time. Masked-LM tokens over all stages: {total_tokens / 1e6:.1f} M. Hardware: {hardware(mck['args'])}.
+of training time. Masked-LM tokens over all stages: {total_tokens / 1e6:.1f} M. Hardware: {hardware(mck['args'], a.mlm_run)}.
 
 Loss (masked-token cross-entropy): first logged {mlog[0]['loss']} (step {mlog[0]['step']}),
 last {mlog[-1]['loss']} (step {mlog[-1]['step']}); held-out validation batch: first
@@ -295,7 +311,7 @@ Demo sentences (top-5, best first):
 ## Limitations
 
 Very small and far too briefly trained ({total_tokens / 1e6:.1f} M tokens; BERT-style models usually
-need hundreds of millions, which 2 shared CPU cores do not give in a working session): its
+see billions (bert-base-chinese: BERT's 128,000 steps of 256 x 512 tokens), which 2 shared CPU cores do not give): its
 candidates lean to frequent characters{limit_note}. Rerun the
 recipe longer (it resumes where it stopped), or with `--device cuda`, for a real one. Upper-case
 Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
