@@ -10,9 +10,10 @@
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 # On a fresh clone (training/runs/ is not in git) a new stage can start from the shipped models
 # instead of rerunning stages mlm1..mlm11: STAGES=import rebuilds stage mlm11's checkpoint from
-# the shipped zh-mlm-small, for a new stage such as `ner_from ner12-mlm11 mlm11`. zh-ner-small (stage ner11) was fine-tuned from mlm10, which
-# zh-mlm-small shipped until session 18: STAGES="import-mlm10 ner11" takes mlm10 back from this
-# repository's history and reruns ner11 from it.
+# the shipped zh-mlm-small, for a new stage such as `ner_from ner12-mlm11 mlm11`. zh-ner-small
+# (stage ner11) was fine-tuned from mlm10, which zh-mlm-small shipped until session 18:
+# STAGES="import-mlm10 ner11" takes mlm10 back from this repository's history (shipped_commit
+# below) and reruns ner11 from it.
 set -e
 cd "$(dirname "$0")/.." || exit 1
 STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 export"}
@@ -20,6 +21,14 @@ PY=/usr/bin/python3
 # The masked-LM stage that models/zh-mlm-small was exported from (stage import rebuilds its
 # checkpoint from that folder).
 SHIPPED_MLM=mlm11
+# The commit whose models/zh-mlm-small was masked-LM stage $1, for a stage shipped before
+# $SHIPPED_MLM (stage import-$1 takes it back from the git history).
+shipped_commit() {
+  case $1 in
+  mlm10) echo ed117de ;;
+  *) echo "no shipped commit recorded for stage $1" >&2; return 1 ;;
+  esac
+}
 
 # NER fine-tuned afresh (CRF head) on both cores from masked-LM run $2's encoder, into run $1,
 # with the settings of stage ner6. The schedule is the remaining arguments; without them, ner5's
@@ -51,13 +60,16 @@ for stage in $STAGES; do
     [ -e training/runs/$SHIPPED_MLM/checkpoint.pt ] || $PY training/import_hf.py \
       --model models/zh-mlm-small --out training/runs/$SHIPPED_MLM/checkpoint.pt
     ;;
-  import-mlm10)
-    # Stage mlm10's checkpoint, the encoder of the shipped zh-ner-small, from models/zh-mlm-small
-    # as commit ed117de shipped it (needs the git history; a shallow clone lacks it).
-    if [ ! -e training/runs/mlm10/checkpoint.pt ]; then
+  import-*)
+    # An earlier shipped masked-LM stage's checkpoint (import-mlm10: the encoder of the shipped
+    # zh-ner-small), from models/zh-mlm-small as shipped_commit gives it (needs the git history;
+    # a shallow clone lacks it).
+    old=${stage#import-}
+    if [ ! -e training/runs/$old/checkpoint.pt ]; then
+      commit=$(shipped_commit "$old")
       tmp=$(mktemp -d)
-      git archive ed117de models/zh-mlm-small | tar -x -C "$tmp"
-      $PY training/import_hf.py --model "$tmp/models/zh-mlm-small" --out training/runs/mlm10/checkpoint.pt
+      git archive "$commit" models/zh-mlm-small | tar -x -C "$tmp"
+      $PY training/import_hf.py --model "$tmp/models/zh-mlm-small" --out training/runs/$old/checkpoint.pt
       rm -rf "$tmp"
     fi
     ;;
