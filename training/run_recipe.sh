@@ -198,6 +198,13 @@ for stage in $STAGES; do
     # ~10,000 tokens/s). Shipped as zh-mlm-small.
     mlm_continue mlm11 mlm10 1111 130 2
     ;;
+  mlm12)
+    # Not shipped (not in the default STAGES): masked LM continued from stage mlm11 with a fresh
+    # learning-rate cycle and a 125-minute budget on both cores (session 19, the same kind of AMX
+    # Xeon as mlm11). Held-out top-5 67.16% against mlm11's 65.44%, but 今天天气真[MASK]啊 gave 的
+    # before 好 and 途 fell to third, so zh-mlm-small stayed mlm11 (training/README.md, item 19d).
+    mlm_continue mlm12 mlm11 1212 125 2
+    ;;
   ner10)
     # Not shipped (not in the default STAGES): ner9's command from stage mlm10's encoder
     # (sessions 13-15, 223 minutes of training time). Dev F1 in tanzhen 91.79 against ner9's
