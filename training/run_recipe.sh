@@ -43,6 +43,12 @@ ner_from() {
     --head crf --threads 2 --seed 17 --lr 5e-4 --batch 64 --warmup-frac 0.02 --keep-epochs 4 "$@"
   $PY training/save_records.py training/runs/$run
 }
+# Exported masked-LM model $2 back as run $1's checkpoint (training/import_hf.py), unless that run
+# already has one.
+import_mlm() {
+  [ -e training/runs/$1/checkpoint.pt ] || $PY training/import_hf.py --model "$2" \
+    --out training/runs/$1/checkpoint.pt
+}
 # Masked LM continued from run $2 with a fresh learning-rate cycle (lr 3e-4, 50 warm-up steps,
 # 16 x 256 tokens a step) into run $1: seed $3, budget $4 minutes, $5 threads.
 mlm_continue() {
@@ -57,8 +63,7 @@ for stage in $STAGES; do
     # The shipped masked-LM model back as stage $SHIPPED_MLM's checkpoint (F16-rounded weights,
     # positions cut to 256, no optimizer state: training/import_hf.py), for the stages that
     # start from it; its run's records are in training/records/$SHIPPED_MLM.
-    [ -e training/runs/$SHIPPED_MLM/checkpoint.pt ] || $PY training/import_hf.py \
-      --model models/zh-mlm-small --out training/runs/$SHIPPED_MLM/checkpoint.pt
+    import_mlm $SHIPPED_MLM models/zh-mlm-small
     ;;
   import-*)
     # An earlier shipped masked-LM stage's checkpoint (import-mlm10: the encoder of the shipped
@@ -69,7 +74,7 @@ for stage in $STAGES; do
       commit=$(shipped_commit "$old")
       tmp=$(mktemp -d)
       git archive "$commit" models/zh-mlm-small | tar -x -C "$tmp"
-      $PY training/import_hf.py --model "$tmp/models/zh-mlm-small" --out training/runs/$old/checkpoint.pt
+      import_mlm "$old" "$tmp/models/zh-mlm-small"
       rm -rf "$tmp"
     fi
     ;;

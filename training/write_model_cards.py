@@ -46,12 +46,12 @@ def hardware(args, run=""):
     """Where the shown run trained: the runs before session 9 on an AVX-512 EPYC under bf16
     autocast; a run saved with bf16 off (--bf16 auto on a CPU without bf16 instructions) in F32;
     the runs in RUN_HARDWARE where that table says."""
-    common = ("CPU only: 2 cores of an AMD EPYC shared with C++ builds and benchmarks, PyTorch 1.13 "
-              "(Debian python3-torch), `nice -n 10`; no GPU was available")
+    software = "PyTorch 1.13 (Debian python3-torch), `nice -n 10`; no GPU was available"
+    common = f"CPU only: 2 cores of an AMD EPYC shared with C++ builds and benchmarks, {software}"
     name = os.path.basename(os.path.normpath(run)) if run else ""
     if name in RUN_HARDWARE:
-        return ("CPU only: 2 cores shared with C++ builds and tests, PyTorch 1.13 (Debian "
-                f"python3-torch), `nice -n 10`; no GPU was available; {RUN_HARDWARE[name]}")
+        return (f"CPU only: 2 cores shared with C++ builds and tests, {software}; "
+                f"{RUN_HARDWARE[name]}")
     if args.get("bf16", 1):
         return f"{common}; AVX-512 with VNNI and BF16 (no AMX), bf16 autocast"
     return (f"{common}; this stage on an EPYC with AVX2 only (no bf16 instructions), in F32 on "
