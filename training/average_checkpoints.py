@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Averages the weights of several checkpoints of one fine-tuning run (e.g. the epochs that
-finetune_ner.py --keep-epochs kept) into one checkpoint that export_hf.py reads.
+"""Averages the weights of several checkpoints into one checkpoint that export_hf.py reads: the
+epochs of one fine-tuning run that finetune_ner.py --keep-epochs kept, or the final weights of
+consecutive masked-LM stages (run_recipe.sh mlm_average).
 
     python3 training/average_checkpoints.py --out training/runs/ner5-mlm5/averaged.pt \\
         training/runs/ner5-mlm5/epochs/step-*.pt
 
 Why: near the end of a run whose learning rate decays to zero, the weights of the last few
 epochs sit around the same optimum; their mean is often a little better on held-out data than
-any one of them (training/README.md, stage ner5, says whether it was here). Floating-point
-tensors are averaged; everything else (metadata, integer buffers) is taken from the last
-checkpoint given.
+any one of them (training/README.md, stage ner5, says whether it was here). Consecutive
+masked-LM stages each continue from the one before, so their final weights are close too.
+Floating-point tensors are averaged; everything else (metadata, integer buffers) is taken from
+the last checkpoint given.
 """
 import argparse
 

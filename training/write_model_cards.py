@@ -34,11 +34,14 @@ def imported_note(args):
 
 # Runs that trained on a machine the checkpoint's arguments do not tell apart (bf16 on, but not
 # on the AVX-512 EPYC): what the card says about their hardware.
+AMX_STAGES = ("on an Intel Xeon with AMX (bf16 and int8 tiles), bf16 autocast, whose matmuls "
+              "PyTorch's oneDNN runs on AMX (~10,000 tokens/s); mlm8-mlm10 on an EPYC with AVX2 "
+              "only, in F32 on OpenBLAS; the stages before on one with AVX-512 (VNNI, BF16), bf16 "
+              "autocast")
 RUN_HARDWARE = {
-    "mlm11": ("this stage on an Intel Xeon with AMX (bf16 and int8 tiles), bf16 autocast, whose "
-              "matmuls PyTorch's oneDNN runs on AMX (~10,000 tokens/s); mlm8-mlm10 on an EPYC "
-              "with AVX2 only, in F32 on OpenBLAS; the stages before on one with AVX-512 (VNNI, "
-              "BF16), bf16 autocast"),
+    "mlm11": f"this stage {AMX_STAGES}",
+    "mlm12": f"this stage and mlm11 {AMX_STAGES}",
+    "mlm13": f"this stage, mlm12 and mlm11 {AMX_STAGES}",
 }
 
 
@@ -150,6 +153,25 @@ def card_sections(path, ner_run):
     return found
 
 
+def average_text(spec, last_run):
+    """For weights averaged over stages (--mlm-average AVG,RUN1,...,RUNn): the averaged run, the
+    recipe line that builds it and the card's sentence on it; else last_run and empty text."""
+    if not spec:
+        return last_run, "", ""
+    avg, *runs = spec.split(",")
+    if len(runs) < 2 or os.path.normpath(runs[-1]) != os.path.normpath(last_run):
+        raise SystemExit("--mlm-average: the averaged run, then two or more stages ending with --mlm-run")
+    names = [os.path.basename(os.path.normpath(r)) for r in runs]
+    line = ("/usr/bin/python3 training/average_checkpoints.py --out " + f"{avg}/checkpoint.pt "
+            + " ".join(f"{r}/checkpoint.pt" for r in runs) + "\n")
+    note = (f"The shipped weights are the element-wise mean of the final weights of stages "
+            f"{', '.join(names[:-1])} and {names[-1]} (`training/average_checkpoints.py`, recipe stage "
+            f"`{os.path.basename(os.path.normpath(avg))}`): each stage continued from the one before, "
+            f"so their weights lie close together (training/README.md gives the scores of the mean and "
+            f"of each stage).\n")
+    return avg, line, note
+
+
 def exported_positions(folder):
     with open(os.path.join(folder, "config.json")) as f:
         return json.load(f)["max_position_embeddings"]
@@ -195,6 +217,11 @@ def main():
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
+    p.add_argument("--mlm-average", default="",
+                   help="where the shipped weights are the mean of several stages' final weights "
+                        "(run_recipe.sh mlm_average): the averaged run, then its stages, in order, "
+                        "the last being --mlm-run (e.g. training/runs/avg,training/runs/mlm11,"
+                        "training/runs/mlm12)")
     p.add_argument("--cards", default="mlm,ner", help="which cards to write: mlm, ner or both")
     p.add_argument("--eval-json", help="tanzhen eval --json output of the exported NER model on the dev split")
     p.add_argument("--mlm-eval-json", help="tanzhen eval --task fill-mask --json output of the exported MLM")
@@ -224,6 +251,7 @@ def main():
     continued = ", ".join(f"stage {r.rsplit('/', 1)[-1]}" for r in
                           [e["run"] for e in earlier[1:]] + [a.mlm_run])
     n, mb = safetensors_info(a.mlm_out)
+    shipped_run, average_line, average_note = average_text(a.mlm_average, a.mlm_run)
     per_src = "\n".join(f"| {k} | {v['n']} | {v['top1']} | {v['top5']} |"
                         for k, v in fm["per_source"].items())
     demos = "\n".join(f"| `{k}` | {' '.join(v)} |" for k, v in fm["demos"].items())
@@ -267,7 +295,7 @@ proportional to characters^0.7. Held out of training: line i of every file with 
 
 ```sh
 {command_line("pretrain_mlm.py", a.mlm_run, mck['args'], ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup", "time_budget_min", "stop_after", "threads"])}
-/usr/bin/python3 training/export_hf.py --kind mlm --checkpoint {a.mlm_run}/checkpoint.pt --out models/zh-mlm-small --max-positions {mck['args']['seq_len']}
+{average_line}/usr/bin/python3 training/export_hf.py --kind mlm --checkpoint {shipped_run}/checkpoint.pt --out models/zh-mlm-small --max-positions {mck['args']['seq_len']}
 ```
 {imported_note(mck['args'])}(some stages were stopped and resumed, with larger budgets or more threads; how exactly,
 including the switch to sinusoidal position embeddings, is in training/README.md and
@@ -284,7 +312,7 @@ tokens packed from consecutive lines, batch {mck['args']['batch']} x {mck['args'
 lr {mck['args']['lr']:g}, {mck['args']['warmup']} warm-up steps then linear decay over the time
 budget, no dropout: **{mck['step']} steps, {tokens / 1e6:.1f} M tokens, {mck['train_seconds'] / 60:.0f} minutes**
 of training time. Masked-LM tokens over all stages: {total_tokens / 1e6:.1f} M. Hardware: {hardware(mck['args'], a.mlm_run)}.
-
+{average_note}
 Loss (masked-token cross-entropy): first logged {mlog[0]['loss']} (step {mlog[0]['step']}),
 last {mlog[-1]['loss']} (step {mlog[-1]['step']}); held-out validation batch: first
 {vals[0]['val_loss']} / accuracy {vals[0]['val_acc']} (step {vals[0]['step']}), last
