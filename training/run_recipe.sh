@@ -16,11 +16,11 @@
 # below) and reruns ner11 from it.
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 mlm12 avg-mlm11-mlm12 export"}
 PY=/usr/bin/python3
 # The masked-LM stage that models/zh-mlm-small was exported from (stage import rebuilds its
 # checkpoint from that folder).
-SHIPPED_MLM=mlm11
+SHIPPED_MLM=avg-mlm11-mlm12
 # The commit whose models/zh-mlm-small was masked-LM stage $1, for a stage shipped before
 # $SHIPPED_MLM (stage import-$1 takes it back from the git history).
 shipped_commit() {

@@ -204,8 +204,8 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm11", help="the shipped masked-LM run (recipe stage mlm11)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10",
+    p.add_argument("--mlm-run", default="training/runs/mlm12", help="the last masked-LM stage of the shipped model (recipe stage mlm12)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
@@ -217,7 +217,7 @@ def main():
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
-    p.add_argument("--mlm-average", default="",
+    p.add_argument("--mlm-average", default="training/runs/avg-mlm11-mlm12,training/runs/mlm11,training/runs/mlm12",
                    help="where the shipped weights are the mean of several stages' final weights "
                         "(run_recipe.sh mlm_average): the averaged run, then its stages, in order, "
                         "the last being --mlm-run (e.g. training/runs/avg,training/runs/mlm11,"
