@@ -9,8 +9,8 @@
 # mlm4, and ner4 and mlm5; run them as
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 # On a fresh clone (training/runs/ is not in git) a new stage can start from the shipped models
-# instead of rerunning stages mlm1..mlm11: STAGES=import rebuilds stage mlm11's checkpoint from
-# the shipped zh-mlm-small, for a new stage such as `ner_from ner12-mlm11 mlm11`. zh-ner-small
+# instead of rerunning stages mlm1..mlm12: STAGES=import rebuilds stage avg-mlm11-mlm12 from
+# the shipped zh-mlm-small, for a new stage from it (import-mlm11: mlm11 itself). zh-ner-small
 # (stage ner11) was fine-tuned from mlm10, which zh-mlm-small shipped until session 18:
 # STAGES="import-mlm10 ner11" takes mlm10 back from this repository's history (shipped_commit
 # below) and reruns ner11 from it.
