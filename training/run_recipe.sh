@@ -211,14 +211,14 @@ for stage in $STAGES; do
   mlm11)
     # Masked LM continued from stage mlm10 with a fresh learning-rate cycle and a 130-minute
     # budget on both cores (session 18, an Intel Xeon with AMX: bf16 autocast runs on AMX tiles,
-    # ~10,000 tokens/s). Shipped as zh-mlm-small.
+    # ~10,000 tokens/s). Shipped as zh-mlm-small in sessions 18-20 (commit e3f6cf9).
     mlm_continue mlm11 mlm10 1111 130 2
     ;;
   mlm12)
-    # Not shipped (not in the default STAGES): masked LM continued from stage mlm11 with a fresh
-    # learning-rate cycle and a 125-minute budget on both cores (session 19, the same kind of AMX
-    # Xeon as mlm11). Held-out top-5 67.16% against mlm11's 65.44%, but 今天天气真[MASK]啊 gave 的
-    # before 好 and 途 fell to third, so zh-mlm-small stayed mlm11 (training/README.md, item 19d).
+    # Masked LM continued from stage mlm11 with a fresh learning-rate cycle and a 125-minute
+    # budget on both cores (session 19, the same kind of AMX Xeon as mlm11; rerun in session 21).
+    # Alone not shipped (its demos were worse than mlm11's: training/README.md, item 19d); the
+    # mean of mlm11 and mlm12 (stage avg-mlm11-mlm12) is zh-mlm-small.
     mlm_continue mlm12 mlm11 1212 125 2
     ;;
   mlm13)
@@ -229,7 +229,8 @@ for stage in $STAGES; do
     mlm_continue mlm13 mlm12 1313 110 2
     ;;
   avg-mlm11-mlm12)
-    # The mean of stages mlm11's and mlm12's final weights (mlm_average).
+    # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
+    # since session 21 (training/README.md, item 19f).
     mlm_average avg-mlm11-mlm12 mlm11 mlm12
     ;;
   ner10)
