@@ -153,14 +153,12 @@ def card_sections(path, ner_run):
     return found
 
 
-def average_text(spec, last_run):
-    """For weights averaged over stages (--mlm-average AVG,RUN1,...,RUNn): the averaged run, the
-    recipe line that builds it and the card's sentence on it; else last_run and empty text."""
-    if not spec:
-        return last_run, "", ""
-    avg, *runs = spec.split(",")
-    if len(runs) < 2 or os.path.normpath(runs[-1]) != os.path.normpath(last_run):
-        raise SystemExit("--mlm-average: the averaged run, then two or more stages ending with --mlm-run")
+def average_text(avg, runs):
+    """For weights averaged over the stages `runs` (--mlm-average AVG --mlm-average-of N): the
+    averaged run, the recipe line that builds it and the card's sentence on it; without AVG the
+    last stage and empty text."""
+    if not avg:
+        return runs[-1], "", ""
     names = [os.path.basename(os.path.normpath(r)) for r in runs]
     line = ("/usr/bin/python3 training/average_checkpoints.py --out " + f"{avg}/checkpoint.pt "
             + " ".join(f"{r}/checkpoint.pt" for r in runs) + "\n")
@@ -217,11 +215,12 @@ def main():
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
-    p.add_argument("--mlm-average", default="training/runs/avg-mlm11-mlm12,training/runs/mlm11,training/runs/mlm12",
-                   help="where the shipped weights are the mean of several stages' final weights "
-                        "(run_recipe.sh mlm_average): the averaged run, then its stages, in order, "
-                        "the last being --mlm-run (e.g. training/runs/avg,training/runs/mlm11,"
-                        "training/runs/mlm12)")
+    p.add_argument("--mlm-average", default="training/runs/avg-mlm11-mlm12",
+                   help="where the shipped weights are the mean of the final weights of the last "
+                        "--mlm-average-of stages (run_recipe.sh mlm_average): the averaged run, or '' "
+                        "when --mlm-run itself was exported")
+    p.add_argument("--mlm-average-of", type=int, default=2,
+                   help="how many stages the mean took: the last N of --mlm-earlier and --mlm-run")
     p.add_argument("--cards", default="mlm,ner", help="which cards to write: mlm, ner or both")
     p.add_argument("--eval-json", help="tanzhen eval --json output of the exported NER model on the dev split")
     p.add_argument("--mlm-eval-json", help="tanzhen eval --task fill-mask --json output of the exported MLM")
@@ -251,7 +250,11 @@ def main():
     continued = ", ".join(f"stage {r.rsplit('/', 1)[-1]}" for r in
                           [e["run"] for e in earlier[1:]] + [a.mlm_run])
     n, mb = safetensors_info(a.mlm_out)
-    shipped_run, average_line, average_note = average_text(a.mlm_average, a.mlm_run)
+    stages = [e["run"] for e in earlier] + [a.mlm_run]
+    if a.mlm_average and not 2 <= a.mlm_average_of <= len(stages):
+        raise SystemExit(f"--mlm-average-of: between 2 and {len(stages)} stages")
+    shipped_run, average_line, average_note = average_text(a.mlm_average,
+                                                           stages[-a.mlm_average_of:])
     per_src = "\n".join(f"| {k} | {v['n']} | {v['top1']} | {v['top5']} |"
                         for k, v in fm["per_source"].items())
     demos = "\n".join(f"| `{k}` | {' '.join(v)} |" for k, v in fm["demos"].items())
