@@ -9,24 +9,26 @@
 # mlm4, and ner4 and mlm5; run them as
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 # On a fresh clone (training/runs/ is not in git) a new stage can start from the shipped models
-# instead of rerunning stages mlm1..mlm12: STAGES=import rebuilds stage avg-mlm11-mlm12 from
-# the shipped zh-mlm-small, for a new stage from it (import-mlm11: mlm11 itself). zh-ner-small
+# instead of rerunning stages mlm1..mlm13: STAGES=import rebuilds stage avg-mlm11-mlm13 from
+# the shipped zh-mlm-small, for a new stage from it (import-mlm11: mlm11 itself, from which
+# STAGES="import-mlm11 mlm12 mlm13 avg-mlm11-mlm13" reruns the shipped model's last stages). zh-ner-small
 # (stage ner11) was fine-tuned from mlm10, which zh-mlm-small shipped until session 18:
 # STAGES="import-mlm10 ner11" takes mlm10 back from this repository's history (shipped_commit
 # below) and reruns ner11 from it.
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 mlm12 avg-mlm11-mlm12 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 mlm12 mlm13 avg-mlm11-mlm13 export"}
 PY=/usr/bin/python3
 # The masked-LM stage that models/zh-mlm-small was exported from (stage import rebuilds its
 # checkpoint from that folder).
-SHIPPED_MLM=avg-mlm11-mlm12
+SHIPPED_MLM=avg-mlm11-mlm13
 # The commit whose models/zh-mlm-small was masked-LM stage $1, for a stage shipped before
 # $SHIPPED_MLM (stage import-$1 takes it back from the git history).
 shipped_commit() {
   case $1 in
   mlm10) echo ed117de ;;
   mlm11) echo e3f6cf9 ;;
+  avg-mlm11-mlm12) echo 5f3e8b0 ;;
   *) echo "no shipped commit recorded for stage $1" >&2; return 1 ;;
   esac
 }
@@ -218,20 +220,26 @@ for stage in $STAGES; do
     # Masked LM continued from stage mlm11 with a fresh learning-rate cycle and a 125-minute
     # budget on both cores (session 19, the same kind of AMX Xeon as mlm11; rerun in session 21).
     # Alone not shipped (its demos were worse than mlm11's: training/README.md, item 19d); the
-    # mean of mlm11 and mlm12 (stage avg-mlm11-mlm12) is zh-mlm-small.
+    # mean of mlm11, mlm12 and mlm13 (stage avg-mlm11-mlm13) is zh-mlm-small.
     mlm_continue mlm12 mlm11 1212 125 2
     ;;
   mlm13)
-    # Not shipped (not in the default STAGES): masked LM continued from stage mlm12 with a fresh
-    # learning-rate cycle and a 110-minute budget on both cores (session 20, the same kind of AMX
-    # Xeon as mlm11 and mlm12). Its checkpoint was lost with that session's machine before the
-    # held-out evaluation (training/README.md, item 19e).
+    # Masked LM continued from stage mlm12 with a fresh learning-rate cycle and a 110-minute
+    # budget on both cores (session 20, the same kind of AMX Xeon as mlm11 and mlm12, whose
+    # checkpoint was lost before its evaluation; rerun in session 22 from session 21's mlm12).
+    # Alone not shipped (好 and 途 ranked lower than in the shipped model: training/README.md,
+    # item 19g); its mean with mlm11 and mlm12 (stage avg-mlm11-mlm13) is zh-mlm-small.
     mlm_continue mlm13 mlm12 1313 110 2
     ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
-    # since session 21 (training/README.md, item 19f).
+    # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
     mlm_average avg-mlm11-mlm12 mlm11 mlm12
+    ;;
+  avg-mlm11-mlm13)
+    # The mean of stages mlm11's, mlm12's and mlm13's final weights (mlm_average); shipped as
+    # zh-mlm-small since session 22 (training/README.md, item 19g).
+    mlm_average avg-mlm11-mlm13 mlm11 mlm12 mlm13
     ;;
   ner10)
     # Not shipped (not in the default STAGES): ner9's command from stage mlm10's encoder

@@ -21,15 +21,19 @@ import re
 
 import torch
 
-def imported_note(args):
-    """A sentence when the run started from a checkpoint that stage import rebuilt."""
-    init = args.get("init_from") or ""
-    if not init or not os.path.exists(os.path.join(os.path.dirname(init), "IMPORTED")):
-        return ""
-    stage = os.path.basename(os.path.dirname(init))
-    return (f"(`{init}` was rebuilt from the model shipped before it (training/import_hf.py: its "
-            f"F16 weights, 256 positions), its own run folder being gone with an earlier session; "
-            f"on a fresh clone recipe stage `import-{stage}` rebuilds it from the git history)\n")
+def imported_note(checkpoints):
+    """A sentence for each checkpoint of the card's recipe lines (the last stage's --init-from and
+    the averaged stages) that stage import rebuilt rather than trained here."""
+    notes = []
+    for ck in dict.fromkeys(filter(None, checkpoints)):
+        if not os.path.exists(os.path.join(os.path.dirname(ck), "IMPORTED")):
+            continue
+        stage = os.path.basename(os.path.dirname(ck))
+        notes.append(f"(`{ck}` was rebuilt from the model shipped before it (training/import_hf.py: "
+                     f"its F16 weights, 256 positions), its own run folder being gone with an earlier "
+                     f"session; on a fresh clone recipe stage `import-{stage}` rebuilds it from the git "
+                     f"history)\n")
+    return "".join(notes)
 
 
 # Runs that trained on a machine the checkpoint's arguments do not tell apart (bf16 on, but not
@@ -202,8 +206,8 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm12", help="the last masked-LM stage of the shipped model (recipe stage mlm12)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11",
+    p.add_argument("--mlm-run", default="training/runs/mlm13", help="the last masked-LM stage of the shipped model (recipe stage mlm13)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11,training/runs/mlm12",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
@@ -215,11 +219,11 @@ def main():
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
-    p.add_argument("--mlm-average", default="training/runs/avg-mlm11-mlm12",
+    p.add_argument("--mlm-average", default="training/runs/avg-mlm11-mlm13",
                    help="where the shipped weights are the mean of the final weights of the last "
                         "--mlm-average-of stages (run_recipe.sh mlm_average): the averaged run, or '' "
                         "when --mlm-run itself was exported")
-    p.add_argument("--mlm-average-of", type=int, default=2,
+    p.add_argument("--mlm-average-of", type=int, default=3,
                    help="how many stages the mean took: the last N of --mlm-earlier and --mlm-run")
     p.add_argument("--cards", default="mlm,ner", help="which cards to write: mlm, ner or both")
     p.add_argument("--eval-json", help="tanzhen eval --json output of the exported NER model on the dev split")
@@ -255,6 +259,8 @@ def main():
         raise SystemExit(f"--mlm-average-of: between 2 and {len(stages)} stages")
     shipped_run, average_line, average_note = average_text(a.mlm_average,
                                                            stages[-a.mlm_average_of:])
+    average_inputs = ([f"{r}/checkpoint.pt" for r in stages[-a.mlm_average_of:]]
+                      if a.mlm_average else [])
     per_src = "\n".join(f"| {k} | {v['n']} | {v['top1']} | {v['top5']} |"
                         for k, v in fm["per_source"].items())
     demos = "\n".join(f"| `{k}` | {' '.join(v)} |" for k, v in fm["demos"].items())
@@ -300,7 +306,7 @@ proportional to characters^0.7. Held out of training: line i of every file with 
 {command_line("pretrain_mlm.py", a.mlm_run, mck['args'], ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup", "time_budget_min", "stop_after", "threads"])}
 {average_line}/usr/bin/python3 training/export_hf.py --kind mlm --checkpoint {shipped_run}/checkpoint.pt --out models/zh-mlm-small --max-positions {mck['args']['seq_len']}
 ```
-{imported_note(mck['args'])}(some stages were stopped and resumed, with larger budgets or more threads; how exactly,
+{imported_note([mck['args'].get('init_from')] + average_inputs)}(some stages were stopped and resumed, with larger budgets or more threads; how exactly,
 including the switch to sinusoidal position embeddings, is in training/README.md and
 training/run_recipe.sh)
 
