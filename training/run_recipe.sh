@@ -231,6 +231,13 @@ for stage in $STAGES; do
     # item 19g); its mean with mlm11 and mlm12 (stage avg-mlm11-mlm13) is zh-mlm-small.
     mlm_continue mlm13 mlm12 1313 110 2
     ;;
+  mlm14)
+    # Not shipped (not in the default STAGES): masked LM continued from stage mlm13 with a fresh
+    # learning-rate cycle and a 110-minute budget on both cores. Started at the end of session 22
+    # and left unfinished (training/README.md, item 19h); rerun to resume it where its last
+    # checkpoint stopped, if training/runs/mlm14 is still there.
+    mlm_continue mlm14 mlm13 1414 110 2
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
