@@ -11,8 +11,8 @@
 # On a fresh clone (training/runs/ is not in git) a new stage can start from the shipped models
 # instead of rerunning stages mlm1..mlm13: STAGES=import rebuilds stage avg-mlm11-mlm13 from
 # the shipped zh-mlm-small, for a new stage from it (import-mlm11: mlm11 itself, from which
-# STAGES="import-mlm11 mlm12 mlm13 avg-mlm11-mlm13" reruns the shipped model's last stages). zh-ner-small
-# (stage ner11) was fine-tuned from mlm10, which zh-mlm-small shipped until session 18:
+# STAGES="import-mlm11 mlm12 mlm13 avg-mlm11-mlm13" reruns the shipped model's last stages).
+# zh-ner-small (stage ner11) was fine-tuned from mlm10, which zh-mlm-small shipped until session 18:
 # STAGES="import-mlm10 ner11" takes mlm10 back from this repository's history (shipped_commit
 # below) and reruns ner11 from it.
 set -e

@@ -158,11 +158,11 @@ def card_sections(path, ner_run):
 
 
 def average_text(avg, runs):
-    """For weights averaged over the stages `runs` (--mlm-average AVG --mlm-average-of N): the
-    averaged run, the recipe line that builds it and the card's sentence on it; without AVG the
-    last stage and empty text."""
+    """For weights averaged over the stages `runs` into run `avg` (--mlm-average AVG
+    --mlm-average-of N): the recipe line that builds it and the card's sentence on it; without
+    AVG empty text."""
     if not avg:
-        return runs[-1], "", ""
+        return "", ""
     names = [os.path.basename(os.path.normpath(r)) for r in runs]
     line = ("/usr/bin/python3 training/average_checkpoints.py --out " + f"{avg}/checkpoint.pt "
             + " ".join(f"{r}/checkpoint.pt" for r in runs) + "\n")
@@ -171,7 +171,7 @@ def average_text(avg, runs):
             f"`{os.path.basename(os.path.normpath(avg))}`): each stage continued from the one before, "
             f"so their weights lie close together (training/README.md gives the scores of the mean and "
             f"of each stage).\n")
-    return avg, line, note
+    return line, note
 
 
 def exported_positions(folder):
@@ -257,10 +257,9 @@ def main():
     stages = [e["run"] for e in earlier] + [a.mlm_run]
     if a.mlm_average and not 2 <= a.mlm_average_of <= len(stages):
         raise SystemExit(f"--mlm-average-of: between 2 and {len(stages)} stages")
-    shipped_run, average_line, average_note = average_text(a.mlm_average,
-                                                           stages[-a.mlm_average_of:])
-    average_inputs = ([f"{r}/checkpoint.pt" for r in stages[-a.mlm_average_of:]]
-                      if a.mlm_average else [])
+    averaged = stages[-a.mlm_average_of:] if a.mlm_average else []
+    shipped_run = a.mlm_average or a.mlm_run
+    average_line, average_note = average_text(a.mlm_average, averaged)
     per_src = "\n".join(f"| {k} | {v['n']} | {v['top1']} | {v['top5']} |"
                         for k, v in fm["per_source"].items())
     demos = "\n".join(f"| `{k}` | {' '.join(v)} |" for k, v in fm["demos"].items())
@@ -306,7 +305,7 @@ proportional to characters^0.7. Held out of training: line i of every file with 
 {command_line("pretrain_mlm.py", a.mlm_run, mck['args'], ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup", "time_budget_min", "stop_after", "threads"])}
 {average_line}/usr/bin/python3 training/export_hf.py --kind mlm --checkpoint {shipped_run}/checkpoint.pt --out models/zh-mlm-small --max-positions {mck['args']['seq_len']}
 ```
-{imported_note([mck['args'].get('init_from')] + average_inputs)}(some stages were stopped and resumed, with larger budgets or more threads; how exactly,
+{imported_note([mck['args'].get('init_from')] + [f'{r}/checkpoint.pt' for r in averaged])}(some stages were stopped and resumed, with larger budgets or more threads; how exactly,
 including the switch to sinusoidal position embeddings, is in training/README.md and
 training/run_recipe.sh)
 
