@@ -74,15 +74,20 @@ class Packer:
     """Packs consecutive lines of one source into fixed-length sequences
     [CLS] a [SEP] b [SEP] ... (always exactly seq_len tokens, no padding; a line cut at the end
     continues in that source's next sequence). The source of each sequence is drawn with
-    probability proportional to chars**alpha. All state is in state_dict() for exact resume."""
+    probability proportional to chars**alpha, times boost[name] for the sources named in boost
+    (a stage that emphasises one domain). All state is in state_dict() for exact resume."""
 
-    def __init__(self, sources, tokenizer, seq_len, seed=1234, alpha=0.7):
+    def __init__(self, sources, tokenizer, seq_len, seed=1234, alpha=0.7, boost=None):
         self.tok = tokenizer
         self.seq_len = seq_len
         self.names = sorted(sources)
         self.lines = [sources[n] for n in self.names]
         sizes = [sum(len(l) for l in ls) for ls in self.lines]
-        w = [s ** alpha for s in sizes]
+        boost = dict(boost or {})
+        unknown = sorted(set(boost) - set(self.names))
+        if unknown:
+            raise ValueError(f"no corpus source named {', '.join(unknown)}")
+        w = [s ** alpha * boost.get(n, 1.0) for n, s in zip(self.names, sizes)]
         self.weights = [x / sum(w) for x in w]
         self.seed = seed
         self.rng = random.Random(seed)

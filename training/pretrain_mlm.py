@@ -54,6 +54,9 @@ def parse_args():
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--source-weight", action="append", default=[], metavar="NAME=FACTOR",
+                   help="multiply corpus source NAME's sampling weight by FACTOR (repeatable); "
+                        "a resumed run takes them from the command line, not the checkpoint, so resume with the same ones")
     p.add_argument("--pos-init", choices=["normal", "sinusoidal"], default="sinusoidal",
                    help="initial position embeddings: BERT's N(0, 0.02), or sinusoids (as in the "
                         "original Transformer) scaled to the word embeddings' row norm, which give "
@@ -69,6 +72,10 @@ def parse_args():
                                           "neighbouring characters (see training/README.md)")
     a = p.parse_args()
     a.bf16 = resolve_bf16(a.bf16, a.device)
+    try:
+        a.source_weight = {n: float(f) for n, f in (x.split("=", 1) for x in a.source_weight)}
+    except ValueError:
+        p.error("--source-weight takes NAME=FACTOR, e.g. poetry=3")
     return a
 
 
@@ -153,7 +160,7 @@ def main():
 
     t0 = time.time()
     sources = load_sources()
-    packer = Packer(sources, tok, a.seq_len, seed=a.seed)
+    packer = Packer(sources, tok, a.seq_len, seed=a.seed, boost=a.source_weight)
     print(f"corpus loaded in {time.time() - t0:.0f}s: " + ", ".join(
         f"{n} {w:.3f}" for n, w in zip(packer.names, packer.weights)), flush=True)
 
