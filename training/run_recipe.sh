@@ -253,6 +253,15 @@ for stage in $STAGES; do
     mlm_continue mlm14-poetry $SHIPPED_MLM 1415 85 2 \
       --source-weight poetry=3 --source-weight idioms_xiehouyu=2
     ;;
+  mlm15-grow6)
+    # Masked LM continued from the shipped zh-mlm-small (stage avg-mlm11-mlm13; on a fresh clone
+    # STAGES="import mlm15-grow6") grown from 4 to 6 layers (pretrain_mlm.py --grow-layers: the
+    # two new layers start as zeroed-output copies of the last), with a fresh learning-rate cycle
+    # and a 90-minute budget on both cores, at half the usual peak learning rate (the later
+    # argument wins): restarts at 3e-4 cost more loss than a run on this CPU wins back (session
+    # 25, AVX-512 EPYC; training/README.md, item 19j).
+    mlm_continue mlm15-grow6 $SHIPPED_MLM 1515 90 2 --grow-layers 6 --lr 1.5e-4
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
