@@ -81,6 +81,8 @@ def parse_args():
         a.source_weight = {n: float(f) for n, f in (x.split("=", 1) for x in a.source_weight)}
     except ValueError:
         p.error("--source-weight takes NAME=FACTOR, e.g. poetry=3")
+    if a.grow_layers and not a.init_from:
+        p.error("--grow-layers grows the checkpoint of --init-from; give both")
     return a
 
 
@@ -176,7 +178,9 @@ def main():
         cfg = BertConfig(**torch.load(a.init_from, map_location="cpu")["config"])
         n_init_layers = cfg.num_hidden_layers
         if a.grow_layers:
-            assert a.grow_layers > n_init_layers, "--grow-layers must exceed the layers of --init-from"
+            if a.grow_layers <= n_init_layers:
+                raise SystemExit(f"--grow-layers {a.grow_layers}: {a.init_from} already has "
+                                 f"{n_init_layers} layers")
             cfg.num_hidden_layers = a.grow_layers
     model = BertForMaskedLM(cfg).to(dev)
     if a.pos_init == "sinusoidal" and not a.init_from:
