@@ -262,6 +262,15 @@ for stage in $STAGES; do
     # 25, AVX-512 EPYC; training/README.md, item 19j).
     mlm_continue mlm15-grow6 $SHIPPED_MLM 1515 90 2 --grow-layers 6 --lr 1.5e-4
     ;;
+  mlm16-grow6)
+    # The 6-layer model of stage mlm15-grow6 continued with another fresh learning-rate cycle at a
+    # third of the usual peak (1e-4: each warm restart first costs loss, and a smaller one costs
+    # less) for 105 minutes on both cores, drawing poetry and idioms twice as often: those hold
+    # the two demos that do not yet answer first (session 26; training/README.md, item 19k).
+    # Needs stage mlm15-grow6's checkpoint.
+    mlm_continue mlm16-grow6 mlm15-grow6 1616 105 2 --lr 1e-4 \
+      --source-weight poetry=2 --source-weight idioms_xiehouyu=2
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
