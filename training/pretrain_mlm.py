@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
-from corpus import Packer, load_sources  # noqa: E402
+from corpus import HEADWORDS, Packer, load_sources  # noqa: E402
 from cpu_features import resolve_bf16  # noqa: E402
 import pause  # noqa: E402
 from zh_tokenizer import ZhTokenizer  # noqa: E402
@@ -56,6 +56,7 @@ def parse_args():
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--source-weight", action="append", default=[], metavar="NAME=FACTOR",
                    help="multiply corpus source NAME's sampling weight by FACTOR (repeatable); "
+                        f"naming {HEADWORDS} adds that derived source (corpus.idiom_headwords); "
                         "a resumed run takes them from the command line, not the checkpoint, so resume with the same ones")
     p.add_argument("--pos-init", choices=["normal", "sinusoidal"], default="sinusoidal",
                    help="initial position embeddings: BERT's N(0, 0.02), or sinusoids (as in the "
@@ -192,7 +193,7 @@ def main():
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
 
     t0 = time.time()
-    sources = load_sources()
+    sources = load_sources(headwords=HEADWORDS in a.source_weight)
     packer = Packer(sources, tok, a.seq_len, seed=a.seed, boost=a.source_weight)
     print(f"corpus loaded in {time.time() - t0:.0f}s: " + ", ".join(
         f"{n} {w:.3f}" for n, w in zip(packer.names, packer.weights)), flush=True)

@@ -271,6 +271,35 @@ for stage in $STAGES; do
     mlm_continue mlm16-grow6 mlm15-grow6 1616 105 2 --lr 1e-4 \
       --source-weight poetry=2 --source-weight idioms_xiehouyu=2
     ;;
+  mlm17-grow6)
+    # Stage mlm15-grow6's command again (shipped zh-mlm-small grown to 6 layers; on a fresh clone
+    # STAGES="import mlm17-grow6"), with poetry and idioms drawn twice as often, for 95 minutes on
+    # both cores of a faster machine (session 28, Xeon with AMX: about 1.6x the tokens a minute
+    # of the EPYCs). Stage mlm16-grow6's checkpoint, which this would otherwise continue, was
+    # lost with its machine (training/README.md, item 19l).
+    mlm_continue mlm17-grow6 $SHIPPED_MLM 1717 95 2 --grow-layers 6 --lr 1.5e-4 \
+      --source-weight poetry=2 --source-weight idioms_xiehouyu=2
+    ;;
+  mlm18-idioms)
+    # Masked LM continued from the shipped zh-mlm-small (on a fresh clone STAGES="import
+    # mlm18-idioms"), 4 layers, drawing idioms eight times and poetry four times as often (about
+    # 13% and 21% of the sequences, against 2% and 7%), lr 1.5e-4 over a 105-minute schedule,
+    # stopped at step 2,000 (about 27 minutes) for stage mlm19-headwords: probes of its snapshots
+    # had moved the poem's 上 up but the idiom's 途 not at all (session 29, AVX-512 EPYC;
+    # training/README.md, item 19m).
+    mlm_continue mlm18-idioms $SHIPPED_MLM 1818 105 2 --lr 1.5e-4 \
+      --source-weight poetry=4 --source-weight idioms_xiehouyu=8 --stop-after 2000
+    ;;
+  mlm19-headwords)
+    # Stage mlm18-idioms continued with a fresh cycle (lr 1.5e-4, 75 minutes on both cores), the
+    # same mix plus the derived source idiom_headwords (corpus.idiom_headwords: the 12,563 idioms
+    # heading the training lines' dictionary entries, one a line) drawn 100 times its size's
+    # share, about 14% of the sequences: some 35 passes over the list, each idiom character masked
+    # ~5 times (session 29; training/README.md, item 19m).
+    mlm_continue mlm19-headwords mlm18-idioms 1919 75 2 --lr 1.5e-4 \
+      --source-weight poetry=4 --source-weight idioms_xiehouyu=8 \
+      --source-weight idiom_headwords=100
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
