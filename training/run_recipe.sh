@@ -284,9 +284,9 @@ for stage in $STAGES; do
     # Masked LM continued from the shipped zh-mlm-small (on a fresh clone STAGES="import
     # mlm18-idioms"), 4 layers, drawing idioms eight times and poetry four times as often (about
     # 13% and 21% of the sequences, against 2% and 7%), lr 1.5e-4 over a 105-minute schedule,
-    # stopped at step 2,000 (about 27 minutes) for stage mlm19-headwords: probes of its snapshots
-    # had moved the poem's 上 up but the idiom's 途 not at all (session 29, AVX-512 EPYC;
-    # training/README.md, item 19m).
+    # stopped at step 2,000 (about 27 minutes; not in the default STAGES) for stage
+    # mlm19-headwords, which continues it: probes of its snapshots had moved the poem's 上 up but
+    # the idiom's 途 not at all (session 29, AVX-512 EPYC; training/README.md, item 19m).
     mlm_continue mlm18-idioms $SHIPPED_MLM 1818 105 2 --lr 1.5e-4 \
       --source-weight poetry=4 --source-weight idioms_xiehouyu=8 --stop-after 2000
     ;;
@@ -294,8 +294,9 @@ for stage in $STAGES; do
     # Stage mlm18-idioms continued with a fresh cycle (lr 1.5e-4, 75 minutes on both cores), the
     # same mix plus the derived source idiom_headwords (corpus.idiom_headwords: the 12,563 idioms
     # heading the training lines' dictionary entries, one a line) drawn 100 times its size's
-    # share, about 14% of the sequences: some 35 passes over the list, each idiom character masked
-    # ~5 times (session 29; training/README.md, item 19m).
+    # share, about 14% of the sequences: ~50 passes over the list in the 21.9 M tokens of session
+    # 29's run. Not shipped (not in the default STAGES): the idiom cloze rose, the demo ranks fell
+    # (training/README.md, item 19m).
     mlm_continue mlm19-headwords mlm18-idioms 1919 75 2 --lr 1.5e-4 \
       --source-weight poetry=4 --source-weight idioms_xiehouyu=8 \
       --source-weight idiom_headwords=100
