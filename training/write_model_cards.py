@@ -282,6 +282,13 @@ def main():
     else:
         target_note = f"not reached, the model saw only {total_tokens / 1e6:.1f} M tokens on a shared 2-core CPU"
         limit_note = ", and it is below the project's accuracy target"
+    # eval_fill_mask.py --idioms: the idiom cloze on the same held-out lines, where it was run.
+    idiom_text = idiom_limit = ""
+    if "idioms" in fm:
+        fi = fm["idioms"]
+        idiom_text = (f"Idioms (`--idioms`: the first dictionary idiom in each held-out line, one of its "
+                      f"characters masked, {fi['n']} lines): top-1 {fi['top1']}%, top-5 {fi['top5']}%.\n")
+        idiom_limit = f", and it knows few idioms (top-5 {fi['top5']}% on the idiom cloze above)"
     mlm_card = f"""# zh-mlm-small
 
 Small Chinese masked-language model (fill-mask), trained from scratch for tanzhen's default
@@ -332,7 +339,7 @@ last {mlog[-1]['loss']} (step {mlog[-1]['step']}); held-out validation batch: fi
 one random CJK character masked per held-out line, {fm['n']} lines (up to
 {max(v['n'] for v in fm['per_source'].values())} per source; small sources have fewer held-out lines):
 **top-1 {fm['top1']}%, top-5 {fm['top5']}%** (project target: top-5 >= 60%; {target_note}).
-{mlm_eval}
+{idiom_text}{mlm_eval}
 
 | source | n | top-1 % | top-5 % |
 |---|---:|---:|---:|
@@ -348,7 +355,7 @@ Demo sentences (top-5, best first):
 
 Very small and far too briefly trained ({total_tokens / 1e6:.1f} M tokens; BERT-style models usually
 see billions (bert-base-chinese: BERT's 128,000 steps of 256 x 512 tokens), which 2 shared CPU cores do not give): its
-candidates lean to frequent characters{limit_note}. Rerun the
+candidates lean to frequent characters{idiom_limit}{limit_note}. Rerun the
 recipe longer (it resumes where it stopped), or with `--device cuda`, for a real one. Upper-case
 Latin letters are `[UNK]` (bert-base-chinese vocabulary without lower-casing).
 """
