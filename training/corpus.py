@@ -78,14 +78,16 @@ def idiom_headwords(idiom_lines):
     return out
 
 
-def load_sources(heldout=False, headwords=False):
+def load_sources(heldout=False, headwords=False, names=None):
     """{name: [lines]} for training (heldout=False) or the held-out slice (heldout=True); with
     headwords (training only), also the derived source HEADWORDS from idioms_xiehouyu's training
-    lines, so no held-out entry's idiom is in it."""
+    lines, so no held-out entry's idiom is in it. names: read only these files (all if None)."""
     overlaps = None
     sources = {}
     for path in sorted(glob.glob(CORPUS_GLOB)):
         name = os.path.basename(path)[:-len(".txt.xz")]
+        if names is not None and name not in names:
+            continue
         lines = read_lines(path)
         if heldout:
             sources[name] = [l for i, l in enumerate(lines) if i % HELDOUT_EVERY == 0]

@@ -71,7 +71,8 @@ def topk(model, ids, positions, k=5):
 
 def idiom_cloze(model, tok, heldout, rng):
     """Top-1 / top-5 hits and count of the --idioms cloze (see the module docstring)."""
-    idioms = {h for h in idiom_headwords(load_sources()["idioms_xiehouyu"]) if len(h) == 4}
+    train_entries = load_sources(names=["idioms_xiehouyu"])["idioms_xiehouyu"]
+    idioms = {h for h in idiom_headwords(train_entries) if len(h) == 4}
     hit1 = hit5 = n = 0
     for name in sorted(heldout):
         for line in heldout[name]:
@@ -113,7 +114,8 @@ def main():
 
     rng = random.Random(a.seed)
     per_source, hit1, hit5, n, used = {}, 0, 0, 0, []
-    for name, lines in sorted(load_sources(heldout=True).items()):
+    heldout = load_sources(heldout=True)
+    for name, lines in sorted(heldout.items()):
         lines = list(lines)
         rng.shuffle(lines)
         s1 = s5 = sn = 0
@@ -140,7 +142,7 @@ def main():
            "per_source": per_source, "demos": demos}
     print(f"overall n={n} top1 {res['top1']} top5 {res['top5']}")
     if a.idioms:
-        i1, i5, i_n = idiom_cloze(model, tok, load_sources(heldout=True), random.Random(a.seed))
+        i1, i5, i_n = idiom_cloze(model, tok, heldout, random.Random(a.seed))
         res["idioms"] = {"n": i_n, "top1": round(100 * i1 / i_n, 2), "top5": round(100 * i5 / i_n, 2)}
         print(f"idioms in held-out lines n={i_n} top1 {res['idioms']['top1']} top5 {res['idioms']['top5']}")
     if a.write_lines:
