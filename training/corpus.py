@@ -5,14 +5,17 @@ i % HELDOUT_EVERY == 0 is never used for pretraining. In addition, lines of
 ner_train_text.txt that share a 12-character window with the MSRA dev split used by
 finetune_ner.py are dropped, so the NER dev sentences are unseen even as raw text.
 
-One source is derived rather than read: idiom_headwords, the idioms that head the dictionary
-entries of idioms_xiehouyu's training lines, one a line (only when a run asks for it).
+Two sources are derived rather than read (only when a run asks for them): idiom_headwords, the
+idioms that head the dictionary entries of idioms_xiehouyu's training lines, one a line; and
+quoted_verses, the couplets of poetry's training lines that the rest of the corpus quotes.
 """
+import collections
 import glob
 import json
 import lzma
 import os
 import random
+import re
 
 from zh_tokenizer import is_cjk
 
@@ -78,10 +81,57 @@ def idiom_headwords(idiom_lines):
     return out
 
 
-def load_sources(heldout=False, headwords=False, names=None):
+# The derived source: "床前明月光，疑是地上霜。举头望明月，低头思故乡。" -> its two couplets, when
+# one of their lines is quoted in at least VERSE_MIN_QUOTES training lines of the corpus.
+VERSES = "quoted_verses"
+VERSE_MIN_QUOTES = 3
+_CLAUSE_SPLIT = re.compile(r"[\s\uff0c\u3002\uff1f\uff01\uff1b\u3001\uff1a\u201c\u201d\u2018\u2019\u300a\u300b\uff08\uff09,.?!;:]+")
+_SENTENCE = re.compile(r"[^\u3002\uff1f\uff01\uff1b]+[\u3002\uff1f\uff01\uff1b]?")
+
+
+def _verse_line(clause):
+    return len(clause) in (5, 7) and all(is_cjk(ord(c)) for c in clause)
+
+
+def quoted_verses(poetry_lines, all_training_lines, heldout_lines=(), min_quotes=VERSE_MIN_QUOTES):
+    """The regular couplets ("5 or 7 characters，the same。") of poetry_lines of which one line
+    occurs in at least min_quotes distinct lines of all_training_lines (anthologies, novels and
+    questions quoting it: the verses people know and test a model on), each once, in corpus
+    order, without those that a held-out line holds verbatim. A 4-layer model sees each poem a
+    few times in a pass over 92 M characters and does not keep it (training/README.md item 19n);
+    the ~3,000 quoted couplets cost ~40 k tokens a pass."""
+    candidates = []
+    for line in poetry_lines:
+        for sent in _SENTENCE.findall(line):
+            parts = sent.rstrip("\u3002\uff1f\uff01\uff1b").split("\uff0c")
+            if len(parts) == 2 and len(parts[0]) == len(parts[1]) and _verse_line(parts[0]) \
+                    and _verse_line(parts[1]):
+                candidates.append((sent, parts))
+    wanted = {p for _, parts in candidates for p in parts}
+    quotes = collections.Counter()
+    for line in all_training_lines:
+        for clause in set(_CLAUSE_SPLIT.split(line)) & wanted:
+            quotes[clause] += 1
+    heldout = "\n".join(heldout_lines)
+    seen, out = set(), []
+    for sent, parts in candidates:
+        if sent in seen or max(quotes[p] for p in parts) < min_quotes:
+            continue
+        seen.add(sent)
+        if "\uff0c".join(parts) not in heldout:
+            out.append(sent)
+    return out
+
+
+# Sources that are lists of short entries rather than running text.
+LIST_SOURCES = (HEADWORDS, VERSES)
+
+
+def load_sources(heldout=False, headwords=False, verses=False, names=None):
     """{name: [lines]} for training (heldout=False) or the held-out slice (heldout=True); with
     headwords (training only), also the derived source HEADWORDS from idioms_xiehouyu's training
-    lines, so no held-out entry's idiom is in it. names: read only these files (all if None)."""
+    lines, so no held-out entry's idiom is in it; with verses (training only, all files read),
+    also the derived source VERSES. names: read only these files (all if None)."""
     overlaps = None
     sources = {}
     for path in sorted(glob.glob(CORPUS_GLOB)):
@@ -97,8 +147,14 @@ def load_sources(heldout=False, headwords=False, names=None):
             overlaps = overlaps or _dev_filter()
             keep = [l for l in keep if not overlaps(l)]
         sources[name] = keep
+    derived = {}
+    if verses and not heldout:
+        held = [l for ls in load_sources(heldout=True).values() for l in ls]
+        derived[VERSES] = quoted_verses(sources["poetry"],
+                                        (l for ls in sources.values() for l in ls), held)
     if headwords and not heldout:
-        sources[HEADWORDS] = idiom_headwords(sources["idioms_xiehouyu"])
+        derived[HEADWORDS] = idiom_headwords(sources["idioms_xiehouyu"])
+    sources.update(derived)
     return sources
 
 
@@ -122,6 +178,7 @@ class Packer:
         w = [s ** alpha * boost.get(n, 1.0) for n, s in zip(self.names, sizes)]
         self.weights = [x / sum(w) for x in w]
         self.seed = seed
+        self.last_name = None   # the source of the sequence next_sequence returned last
         self.rng = random.Random(seed)
         self.epoch = [0] * len(self.names)
         self.ptr = [0] * len(self.names)
@@ -154,6 +211,7 @@ class Packer:
 
     def next_sequence(self):
         i = self.rng.choices(range(len(self.names)), weights=self.weights)[0]
+        self.last_name = self.names[i]
         seq = [self.tok.cls_id]
         while len(seq) < self.seq_len:
             ids = self._line_tokens(i)

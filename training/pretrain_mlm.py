@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
-from corpus import HEADWORDS, Packer, load_sources  # noqa: E402
+from corpus import HEADWORDS, LIST_SOURCES, VERSES, Packer, load_sources  # noqa: E402
 from cpu_features import resolve_bf16  # noqa: E402
 import pause  # noqa: E402
 from zh_tokenizer import ZhTokenizer  # noqa: E402
@@ -56,8 +56,14 @@ def parse_args():
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--source-weight", action="append", default=[], metavar="NAME=FACTOR",
                    help="multiply corpus source NAME's sampling weight by FACTOR (repeatable); "
-                        f"naming {HEADWORDS} adds that derived source (corpus.idiom_headwords); "
+                        f"naming {HEADWORDS} or {VERSES} adds that derived source "
+                        "(corpus.idiom_headwords, corpus.quoted_verses); "
                         "a resumed run takes them from the command line, not the checkpoint, so resume with the same ones")
+    p.add_argument("--list-masking", choices=["random", "entry"], default="random",
+                   help="in sequences of the derived list sources (idioms, verses): mask tokens "
+                        "at random like elsewhere, or 'entry': in every list entry exactly "
+                        "max(1, round(mask-prob x its length)) tokens, so each idiom is a "
+                        "one-character cloze every time it is drawn")
     p.add_argument("--pos-init", choices=["normal", "sinusoidal"], default="sinusoidal",
                    help="initial position embeddings: BERT's N(0, 0.02), or sinusoids (as in the "
                         "original Transformer) scaled to the word embeddings' row norm, which give "
@@ -108,11 +114,31 @@ def set_sinusoidal_positions(model, opt=None):
     return norm
 
 
-def mask_batch(ids, mask_prob, vocab_size, mask_id, gen):
-    """BERT masking over non-special tokens: choose mask_prob of them; 80% -> [MASK],
-    10% -> random token, 10% unchanged. Returns (inputs, flat positions, targets)."""
+def entry_choice(row, mask_prob, gen):
+    """[len(row)] bool: in each run of normal tokens between special ones (a list entry:
+    one idiom, one couplet), exactly max(1, round(mask_prob x its length)) of them."""
+    chosen = torch.zeros(row.shape, dtype=torch.bool)
+    normal = (row >= FIRST_NORMAL_ID).tolist()
+    start = None
+    for j, is_normal in enumerate(normal + [False]):
+        if is_normal and start is None:
+            start = j
+        elif not is_normal and start is not None:
+            n = j - start
+            k = max(1, round(mask_prob * n))
+            chosen[start + torch.randperm(n, generator=gen)[:k]] = True
+            start = None
+    return chosen
+
+
+def mask_batch(ids, mask_prob, vocab_size, mask_id, gen, entry_rows=()):
+    """BERT masking over non-special tokens: choose mask_prob of them (in the rows entry_rows,
+    entry_choice's); 80% -> [MASK], 10% -> random token, 10% unchanged. Returns
+    (inputs, flat positions, targets)."""
     candidates = ids >= FIRST_NORMAL_ID
     chosen = (torch.rand(ids.shape, generator=gen) < mask_prob) & candidates
+    for r in entry_rows:
+        chosen[r] = entry_choice(ids[r], mask_prob, gen)
     pos = chosen.flatten().nonzero().squeeze(1)
     targets = ids.flatten()[pos]
     inputs = ids.clone().flatten()
@@ -193,7 +219,8 @@ def main():
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
 
     t0 = time.time()
-    sources = load_sources(headwords=HEADWORDS in a.source_weight)
+    sources = load_sources(headwords=HEADWORDS in a.source_weight,
+                           verses=VERSES in a.source_weight)
     packer = Packer(sources, tok, a.seq_len, seed=a.seed, boost=a.source_weight)
     print(f"corpus loaded in {time.time() - t0:.0f}s: " + ", ".join(
         f"{n} {w:.3f}" for n, w in zip(packer.names, packer.weights)), flush=True)
@@ -263,9 +290,15 @@ def main():
         t_int += pause.wait_if_paused()
         now_seconds = train_seconds + time.time() - t_int
         last = finished(step + 1, a, now_seconds)
-        seqs = torch.tensor([packer.next_sequence() for _ in range(a.batch)])
+        seqs, entry_rows = [], []
+        for r in range(a.batch):
+            seqs.append(packer.next_sequence())
+            if a.list_masking == "entry" and packer.last_name in LIST_SOURCES:
+                entry_rows.append(r)
+        seqs = torch.tensor(seqs)
         gen = torch.Generator().manual_seed(a.seed * 1000003 + step)
-        inputs, pos, targets = mask_batch(seqs, a.mask_prob, cfg.vocab_size, tok.mask_id, gen)
+        inputs, pos, targets = mask_batch(seqs, a.mask_prob, cfg.vocab_size, tok.mask_id, gen,
+                                          entry_rows)
         inputs, pos, targets = inputs.to(dev), pos.to(dev), targets.to(dev)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a, now_seconds)

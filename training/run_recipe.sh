@@ -301,6 +301,17 @@ for stage in $STAGES; do
       --source-weight poetry=4 --source-weight idioms_xiehouyu=8 \
       --source-weight idiom_headwords=100
     ;;
+  mlm20-cloze)
+    # Stage mlm19-headwords continued with a fresh cycle (lr 2.5e-4, 70 minutes on both cores):
+    # idiom_headwords drawn for ~19% of the sequences and the derived source quoted_verses
+    # (corpus.quoted_verses: the ~2,700 regular couplets of poetry whose lines the corpus quotes
+    # at least 3 times) for ~9%, poetry and the idiom dictionary at half mlm19's boost, and
+    # --list-masking entry: every idiom and couplet drawn is a cloze of 1-2 characters
+    # (training/README.md, item 19n).
+    mlm_continue mlm20-cloze mlm19-headwords 2020 70 2 --lr 2.5e-4 \
+      --source-weight poetry=2 --source-weight idioms_xiehouyu=4 \
+      --source-weight idiom_headwords=140 --source-weight quoted_verses=80 --list-masking entry
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
