@@ -1,0 +1,68 @@
+"""training/corpus.py: the derived sources idiom_headwords and quoted_verses (run by ctest with
+Debian's python3; standard library only)."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "training"))
+from corpus import idiom_headwords, quoted_verses  # noqa: E402
+
+
+class IdiomHeadwords(unittest.TestCase):
+    def test_headword_before_the_full_width_colon(self):
+        self.assertEqual(idiom_headwords(["半途而废：废：停止。指做事不能坚持到底。"]), ["半途而废"])
+
+    def test_three_to_eight_cjk_characters_only(self):
+        lines = ["安乐窝：泛指安静舒适的住处。",          # 3: kept
+                 "哀莫大于心死：指最可悲哀的事。",        # 6: kept
+                 "爱之欲其生，恶之欲其死：喜爱他时。",    # punctuation: a saying, not a headword
+                 "好：太短。",                            # 1 character
+                 "一二三四五六七八九：太长。",            # 9 characters
+                 "ABCD：latin letters",
+                 "外甥打灯笼——照舅（旧）"]                # xiehouyu: no colon
+        self.assertEqual(idiom_headwords(lines), ["安乐窝", "哀莫大于心死"])
+
+    def test_each_once_in_corpus_order(self):
+        lines = ["有始无终：有开始没有结尾。", "半途而废：中途停顿。", "有始无终：又一条。"]
+        self.assertEqual(idiom_headwords(lines), ["有始无终", "半途而废"])
+
+    def test_ascii_colon_is_not_a_headword_separator(self):
+        self.assertEqual(idiom_headwords(["半途而废:废"]), [])
+
+
+
+POEM = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
+QUOTES = ["床前明月光，是谁写的", "他念起举头望明月，低头思故乡。", "“低头思故乡”"]
+
+
+class QuotedVerses(unittest.TestCase):
+    def test_couplets_with_a_line_quoted_three_times(self):
+        # Lines are counted as whole clauses: 低头思故乡 is in the poem and three other lines,
+        # 床前明月光 in the poem and one other, 疑是地上霜 only in the poem.
+        self.assertEqual(quoted_verses([POEM], [POEM] + QUOTES), ["举头望明月，低头思故乡。"])
+        self.assertEqual(quoted_verses([POEM], [POEM] + QUOTES, min_quotes=2),
+                         ["床前明月光，疑是地上霜。", "举头望明月，低头思故乡。"])
+
+    def test_counts_lines_not_occurrences(self):
+        once = "低头思故乡，低头思故乡，低头思故乡"
+        self.assertEqual(quoted_verses([POEM], [POEM, once]), [])
+
+    def test_only_regular_couplets_of_five_or_seven(self):
+        lines = ["白日依山尽，黄河入海流，欲穷千里目。",   # three lines: not a couplet
+                 "春眠不觉晓，处处闻啼鸟啊。",             # 5 + 6
+                 "一二三四，五六七八。",                  # 4 + 4
+                 "千山鸟飞绝！万径人踪灭！"]               # ends at ！: two sentences of one line
+        everywhere = lines * 3
+        self.assertEqual(quoted_verses(lines, everywhere, min_quotes=1), [])
+
+    def test_each_once_and_not_what_a_heldout_line_holds(self):
+        poems = [POEM, POEM.replace("。", "？", 1)]
+        self.assertEqual(quoted_verses(poems, poems, min_quotes=1),
+                         ["床前明月光，疑是地上霜。", "举头望明月，低头思故乡。",
+                          "床前明月光，疑是地上霜？"])
+        self.assertEqual(quoted_verses([POEM], [POEM], ["诗云：举头望明月，低头思故乡"],
+                                       min_quotes=1), ["床前明月光，疑是地上霜。"])
+
+
+if __name__ == "__main__":
+    unittest.main()
