@@ -312,6 +312,22 @@ for stage in $STAGES; do
       --source-weight poetry=2 --source-weight idioms_xiehouyu=4 \
       --source-weight idiom_headwords=140 --source-weight quoted_verses=80 --list-masking entry
     ;;
+  mlm21-cooldown)
+    # Stage mlm20-cloze's weights cooled down on the ordinary mix (lr 1e-4, 30 minutes on both
+    # cores), the two list sources kept at ~3% of the sequences each with entry masking, so that
+    # the general text mlm20 lost comes back while its idioms stay (training/README.md, item 19o).
+    mlm_continue mlm21-cooldown mlm20-cloze 2121 30 2 --lr 1e-4 \
+      --source-weight idiom_headwords=20 --source-weight quoted_verses=20 --list-masking entry
+    ;;
+  avg-mlm11to13-mlm21)
+    # The mean of the shipped avg-mlm11-mlm13 and stage mlm21-cooldown (item 19o).
+    mlm_average avg-mlm11to13-mlm21 avg-mlm11-mlm13 mlm21-cooldown
+    ;;
+  avg-mlm11to13-mlm20)
+    # The mean of the shipped avg-mlm11-mlm13 and stage mlm20-cloze (mlm_average; training/README.md,
+    # item 19n).
+    mlm_average avg-mlm11to13-mlm20 avg-mlm11-mlm13 mlm20-cloze
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
