@@ -96,11 +96,11 @@ def _verse_line(clause):
 def quoted_verses(poetry_lines, all_training_lines, heldout_lines=(), min_quotes=VERSE_MIN_QUOTES):
     """The regular couplets ("5 or 7 characters，the same。") of poetry_lines of which one line
     occurs, as a whole clause between punctuation marks, in at least min_quotes distinct lines
-    of all_training_lines (anthologies, novels and
-    questions quoting it: the verses people know and test a model on), each once, in corpus
-    order, without those that a held-out line holds verbatim. A 4-layer model sees each poem a
-    few times in a pass over 92 M characters and does not keep it (training/README.md item 19n);
-    the ~3,000 quoted couplets cost ~40 k tokens a pass."""
+    of all_training_lines (anthologies, novels and questions quoting it: the verses people know
+    and test a model on), each once, in corpus order, without those that a held-out line holds
+    verbatim. A 4-layer model sees each poem a few times in a pass over 92 M characters and does
+    not keep it (training/README.md item 19n); the 2,706 quoted couplets cost ~40 k tokens a
+    pass."""
     candidates = []
     for line in poetry_lines:
         for sent in _SENTENCE.findall(line):
