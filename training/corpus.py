@@ -60,6 +60,10 @@ def _dev_filter():
     return overlaps
 
 
+def _cjk_only(text):
+    return all(is_cjk(ord(c)) for c in text)
+
+
 # The derived source: "半途而废：废：停止。指做事不能坚持到底…" -> "半途而废".
 HEADWORDS = "idiom_headwords"
 HEADWORD_CHARS = (3, 8)
@@ -75,7 +79,7 @@ def idiom_headwords(idiom_lines):
     for line in idiom_lines:
         head, colon, _ = line.partition("\uff1a")
         if (colon and HEADWORD_CHARS[0] <= len(head) <= HEADWORD_CHARS[1]
-                and all(is_cjk(ord(c)) for c in head) and head not in seen):
+                and _cjk_only(head) and head not in seen):
             seen.add(head)
             out.append(head)
     return out
@@ -90,7 +94,7 @@ _SENTENCE = re.compile(r"[^\u3002\uff1f\uff01\uff1b]+[\u3002\uff1f\uff01\uff1b]?
 
 
 def _verse_line(clause):
-    return len(clause) in (5, 7) and all(is_cjk(ord(c)) for c in clause)
+    return len(clause) in (5, 7) and _cjk_only(clause)
 
 
 def quoted_verses(poetry_lines, all_training_lines, heldout_lines=(), min_quotes=VERSE_MIN_QUOTES):
@@ -134,15 +138,17 @@ def load_sources(heldout=False, headwords=False, verses=False, names=None):
     lines, so no held-out entry's idiom is in it; with verses (training only, all files read),
     also the derived source VERSES. names: read only these files (all if None)."""
     overlaps = None
-    sources = {}
+    sources, held = {}, []   # held: every file's held-out slice, which quoted_verses leaves out
     for path in sorted(glob.glob(CORPUS_GLOB)):
         name = os.path.basename(path)[:-len(".txt.xz")]
         if names is not None and name not in names:
             continue
         lines = read_lines(path)
         if heldout:
-            sources[name] = [l for i, l in enumerate(lines) if i % HELDOUT_EVERY == 0]
+            sources[name] = lines[::HELDOUT_EVERY]
             continue
+        if verses:
+            held += lines[::HELDOUT_EVERY]
         keep = [l for i, l in enumerate(lines) if i % HELDOUT_EVERY != 0]
         if name == "ner_train_text":
             overlaps = overlaps or _dev_filter()
@@ -150,7 +156,6 @@ def load_sources(heldout=False, headwords=False, verses=False, names=None):
         sources[name] = keep
     derived = {}
     if verses and not heldout:
-        held = [l for ls in load_sources(heldout=True).values() for l in ls]
         derived[VERSES] = quoted_verses(sources["poetry"],
                                         (l for ls in sources.values() for l in ls), held)
     if headwords and not heldout:

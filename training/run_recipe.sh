@@ -303,7 +303,7 @@ for stage in $STAGES; do
     ;;
   mlm20-cloze)
     # Stage mlm19-headwords continued with a fresh cycle (lr 2.5e-4, 70 minutes on both cores):
-    # idiom_headwords drawn for ~19% of the sequences and the derived source quoted_verses
+    # idiom_headwords drawn for ~20% of the sequences and the derived source quoted_verses
     # (corpus.quoted_verses: the ~2,700 regular couplets of poetry whose lines the corpus quotes
     # at least 3 times) for ~9%, poetry and the idiom dictionary at half mlm19's boost, and
     # --list-masking entry: every idiom and couplet drawn is a cloze of 1-2 characters. Not
@@ -313,22 +313,22 @@ for stage in $STAGES; do
       --source-weight poetry=2 --source-weight idioms_xiehouyu=4 \
       --source-weight idiom_headwords=140 --source-weight quoted_verses=80 --list-masking entry
     ;;
+  avg-mlm11to13-mlm20)
+    # The mean of the shipped avg-mlm11-mlm13 and stage mlm20-cloze (mlm_average; training/README.md,
+    # item 19n).
+    mlm_average avg-mlm11to13-mlm20 avg-mlm11-mlm13 mlm20-cloze
+    ;;
   mlm21-cooldown)
     # Stage mlm20-cloze's weights cooled down on the ordinary mix (lr 1e-4, 30 minutes on both
-    # cores), the two list sources kept at ~3% of the sequences each with entry masking, so that
+    # cores), the two list sources kept at ~4% and ~3% of the sequences with entry masking, so that
     # the general text mlm20 lost comes back while its idioms stay. Not shipped (training/README.md,
-    # item 19o), nor is either mean with the shipped weights below.
+    # item 19o), nor is either mean with the shipped weights (avg-mlm11to13-mlm20, -mlm21).
     mlm_continue mlm21-cooldown mlm20-cloze 2121 30 2 --lr 1e-4 \
       --source-weight idiom_headwords=20 --source-weight quoted_verses=20 --list-masking entry
     ;;
   avg-mlm11to13-mlm21)
     # The mean of the shipped avg-mlm11-mlm13 and stage mlm21-cooldown (item 19o).
     mlm_average avg-mlm11to13-mlm21 avg-mlm11-mlm13 mlm21-cooldown
-    ;;
-  avg-mlm11to13-mlm20)
-    # The mean of the shipped avg-mlm11-mlm13 and stage mlm20-cloze (mlm_average; training/README.md,
-    # item 19n).
-    mlm_average avg-mlm11to13-mlm20 avg-mlm11-mlm13 mlm20-cloze
     ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
