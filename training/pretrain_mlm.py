@@ -19,6 +19,8 @@ from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
 from corpus import HEADWORDS, LIST_SOURCES, VERSES, Packer, load_sources  # noqa: E402
 from cpu_features import resolve_bf16  # noqa: E402
 import pause  # noqa: E402
+from phrase_masking import (PHRASE_SENTENCES, PhraseMatcher, phrase_clozes, phrase_list,  # noqa: E402
+                            phrase_sentences, seeded_rng)
 from zh_tokenizer import ZhTokenizer  # noqa: E402
 
 FIRST_NORMAL_ID = 106   # ids below are [PAD], [unusedN], [UNK], [CLS], [SEP], [MASK], <S>, <T>
@@ -56,14 +58,20 @@ def parse_args():
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--source-weight", action="append", default=[], metavar="NAME=FACTOR",
                    help="multiply corpus source NAME's sampling weight by FACTOR (repeatable); "
-                        f"naming {HEADWORDS} or {VERSES} adds that derived source "
-                        "(corpus.idiom_headwords, corpus.quoted_verses); "
+                        f"naming {HEADWORDS}, {VERSES} or {PHRASE_SENTENCES} adds that derived "
+                        "source (corpus.idiom_headwords, corpus.quoted_verses, "
+                        "phrase_masking.phrase_sentences); "
                         "a resumed run takes them from the command line, not the checkpoint, so resume with the same ones")
     p.add_argument("--list-masking", choices=["random", "entry"], default="random",
                    help="in sequences of the derived list sources (idioms, verses): mask tokens "
                         "at random like elsewhere, or 'entry': in every list entry exactly "
                         "max(1, round(mask-prob x its length)) tokens, so each idiom is a "
                         "one-character cloze every time it is drawn")
+    p.add_argument("--phrase-masking", type=float, default=0.0, metavar="P",
+                   help="in sequences of the ordinary sources: each occurrence of a 4-character "
+                        "idiom headword or a quoted verse line becomes, with probability P, a "
+                        "one-character cloze (one of its characters masked, the others visible; "
+                        "phrase_masking.py). 0 (default) = off")
     p.add_argument("--pos-init", choices=["normal", "sinusoidal"], default="sinusoidal",
                    help="initial position embeddings: BERT's N(0, 0.02), or sinusoids (as in the "
                         "original Transformer) scaled to the word embeddings' row norm, which give "
@@ -131,14 +139,18 @@ def entry_choice(row, mask_prob, gen):
     return chosen
 
 
-def mask_batch(ids, mask_prob, vocab_size, mask_id, gen, entry_rows=()):
+def mask_batch(ids, mask_prob, vocab_size, mask_id, gen, entry_rows=(), clozes=()):
     """BERT masking over non-special tokens: choose mask_prob of them (in the rows entry_rows,
-    entry_choice's); 80% -> [MASK], 10% -> random token, 10% unchanged. Returns
-    (inputs, flat positions, targets)."""
+    entry_choice's; in each phrase span (row, start, length, k) of clozes only position k);
+    80% -> [MASK], 10% -> random token, 10% unchanged. Returns (inputs, flat positions,
+    targets)."""
     candidates = ids >= FIRST_NORMAL_ID
     chosen = (torch.rand(ids.shape, generator=gen) < mask_prob) & candidates
     for r in entry_rows:
         chosen[r] = entry_choice(ids[r], mask_prob, gen)
+    for r, start, length, k in clozes:
+        chosen[r, start:start + length] = False
+        chosen[r, k] = True
     pos = chosen.flatten().nonzero().squeeze(1)
     targets = ids.flatten()[pos]
     inputs = ids.clone().flatten()
@@ -219,8 +231,22 @@ def main():
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
 
     t0 = time.time()
-    sources = load_sources(headwords=HEADWORDS in a.source_weight,
-                           verses=VERSES in a.source_weight)
+    phrases_wanted = a.phrase_masking > 0 or PHRASE_SENTENCES in a.source_weight
+    sources = load_sources(headwords=phrases_wanted or HEADWORDS in a.source_weight,
+                           verses=phrases_wanted or VERSES in a.source_weight)
+    matcher = None
+    if phrases_wanted:
+        phrases = phrase_list(sources[HEADWORDS], sources[VERSES])
+        if PHRASE_SENTENCES in a.source_weight:
+            sources[PHRASE_SENTENCES] = phrase_sentences(
+                (line for name in sorted(sources) if name not in LIST_SOURCES
+                 for line in sources[name]), phrases)
+        if a.phrase_masking > 0:
+            matcher = PhraseMatcher(phrases, tok.encode)
+            print(f"phrase masking: {len(matcher)} phrases, p = {a.phrase_masking}", flush=True)
+        for name in LIST_SOURCES:    # loaded for the phrases; packed only where asked for
+            if name not in a.source_weight:
+                del sources[name]
     packer = Packer(sources, tok, a.seq_len, seed=a.seed, boost=a.source_weight)
     print(f"corpus loaded in {time.time() - t0:.0f}s: " + ", ".join(
         f"{n} {w:.3f}" for n, w in zip(packer.names, packer.weights)), flush=True)
@@ -286,6 +312,7 @@ def main():
     model.train()
     pause.install()
     acc_loss, acc_hit, acc_n, acc_steps, t_int = 0.0, 0, 0, 0, time.time()
+    n_clozes = 0
     while True:
         t_int += pause.wait_if_paused()
         now_seconds = train_seconds + time.time() - t_int
@@ -295,10 +322,18 @@ def main():
             seqs.append(packer.next_sequence())
             if a.list_masking == "entry" and packer.last_name in LIST_SOURCES:
                 entry_rows.append(r)
+        clozes = []
+        if matcher is not None:
+            rng = seeded_rng(a.seed, step)
+            for r, row in enumerate(seqs):
+                if r not in entry_rows:
+                    clozes += [(r, *c) for c in
+                               phrase_clozes(matcher.spans(row), a.phrase_masking, rng)]
+            n_clozes += len(clozes)
         seqs = torch.tensor(seqs)
         gen = torch.Generator().manual_seed(a.seed * 1000003 + step)
         inputs, pos, targets = mask_batch(seqs, a.mask_prob, cfg.vocab_size, tok.mask_id, gen,
-                                          entry_rows)
+                                          entry_rows, clozes)
         inputs, pos, targets = inputs.to(dev), pos.to(dev), targets.to(dev)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a, now_seconds)
@@ -325,8 +360,10 @@ def main():
                           va if va == "" else f"{va:.4f}"])
             log_f.flush()
             print(f"step {step} loss {acc_loss / acc_steps:.4f} acc {acc_hit / max(1, acc_n):.3f} "
-                  f"{tps:.0f} tok/s val {vl} {va}", flush=True)
+                  f"{tps:.0f} tok/s val {vl} {va}"
+                  + (f" phrase clozes {n_clozes}" if matcher is not None else ""), flush=True)
             acc_loss, acc_hit, acc_n, acc_steps, t_int = 0.0, 0, 0, 0, time.time()
+            n_clozes = 0
         if step % a.save_every == 0 or last:
             t_save = time.time()
             save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),

@@ -330,6 +330,20 @@ for stage in $STAGES; do
     # The mean of the shipped avg-mlm11-mlm13 and stage mlm21-cooldown (item 19o).
     mlm_average avg-mlm11to13-mlm21 avg-mlm11-mlm13 mlm21-cooldown
     ;;
+  mlm22-phrases)
+    # Stage mlm21-cooldown's weights with phrase masking (phrase_masking.py, ERNIE-style): every
+    # 4-character idiom or quoted verse line in running text becomes a one-character cloze, and
+    # the sentences of the corpus that hold one are a source of their own (~22% of the
+    # sequences); the two lists stay at ~2% each with entry masking; lr 1e-4, 70 minutes on both
+    # cores. Not in the default STAGES (training/README.md, item 19p).
+    mlm_continue mlm22-phrases mlm21-cooldown 2222 70 2 --lr 1e-4 --phrase-masking 1 \
+      --source-weight phrase_sentences=5 --source-weight idiom_headwords=10 \
+      --source-weight quoted_verses=10 --list-masking entry
+    ;;
+  avg-mlm11to13-mlm22)
+    # The mean of the shipped avg-mlm11-mlm13 and stage mlm22-phrases (item 19p).
+    mlm_average avg-mlm11to13-mlm22 avg-mlm11-mlm13 mlm22-phrases
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
