@@ -333,9 +333,10 @@ for stage in $STAGES; do
   mlm22-phrases)
     # Stage mlm21-cooldown's weights with phrase masking (phrase_masking.py, ERNIE-style): every
     # 4-character idiom or quoted verse line in running text becomes a one-character cloze, and
-    # the sentences of the corpus that hold one are a source of their own (~22% of the
-    # sequences); the two lists stay at ~2% each with entry masking; lr 1e-4, 70 minutes on both
-    # cores. Not in the default STAGES (training/README.md, item 19p).
+    # the sentences of the corpus that hold one are a source of their own (22% of the
+    # sequences); the two lists stay at 1.7% / 1.4% with entry masking; lr 1e-4, 70 minutes on
+    # both cores. Not shipped (training/README.md, item 19p: 途 first, 上 / 好 5th / 7th), nor is
+    # its mean with the shipped weights (avg-mlm11to13-mlm22).
     mlm_continue mlm22-phrases mlm21-cooldown 2222 70 2 --lr 1e-4 --phrase-masking 1 \
       --source-weight phrase_sentences=5 --source-weight idiom_headwords=10 \
       --source-weight quoted_verses=10 --list-masking entry
