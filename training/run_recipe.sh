@@ -335,7 +335,7 @@ for stage in $STAGES; do
     # 4-character idiom or quoted verse line in running text becomes a one-character cloze, and
     # the sentences of the corpus that hold one are a source of their own (22% of the
     # sequences); the two lists stay at 1.7% / 1.4% with entry masking; lr 1e-4, 70 minutes on
-    # both cores. Not shipped (training/README.md, item 19p: 途 first, 上 / 好 5th / 7th), nor is
+    # both cores. Not shipped (training/README.md, item 19p: 途 first, 上 / 好 5th / 6th), nor is
     # its mean with the shipped weights (avg-mlm11to13-mlm22).
     mlm_continue mlm22-phrases mlm21-cooldown 2222 70 2 --lr 1e-4 --phrase-masking 1 \
       --source-weight phrase_sentences=5 --source-weight idiom_headwords=10 \
@@ -349,8 +349,8 @@ for stage in $STAGES; do
     # Stage mlm22-phrases' weights, phrase masking kept, with the quoted couplets drawn ~4x as
     # often (for the poem demo) and the four sources of everyday modern Chinese (reviews,
     # dialogues, questions, sentence pairs) 2x (against the drift to 正 / 是 for 今天天气真[MASK]啊
-    # since the literary stages); lr 1e-4, 40 minutes on both cores. Not in the default STAGES
-    # (training/README.md, item 19q).
+    # since the literary stages); lr 1e-4, 40 minutes on both cores. Not shipped (training/
+    # README.md, item 19q: 上 / 好 / 途 3rd / 6th / first), nor is avg-mlm11to13-mlm23.
     mlm_continue mlm23-balance mlm22-phrases 2323 40 2 --lr 1e-4 --phrase-masking 1 \
       --source-weight phrase_sentences=3 --source-weight idiom_headwords=10 \
       --source-weight quoted_verses=40 --list-masking entry --source-weight reviews=2 \
