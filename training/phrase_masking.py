@@ -9,38 +9,48 @@ training/README.md), and in context a strong neighbouring bigram (总是半 -> �
 Under plain 15% masking an idiom in text is a clean one-character cloze only ~37% of the times
 it is seen. Torch-free, so that ctest can run its test with Debian's python3 alone.
 """
-import random
 
 
 class PhraseMatcher:
-    """Finds the phrases' token sequences in a row of token ids. Phrases are matched on ids:
-    each CJK character is one token of the bert-base-chinese vocabulary, and a phrase that does
-    not encode to one token per character ([UNK], a Latin word) is left out."""
+    """Finds the phrases in a row: token ids (encode = the tokenizer's encode; each CJK
+    character is one token of the bert-base-chinese vocabulary, and a phrase that does not
+    encode to one token per character ([UNK], a Latin word) is left out), or plain text
+    (encode = str). Candidates are looked up by length, only where a phrase can start."""
 
     def __init__(self, phrases, encode):
-        self.by_len = {}
+        self.key = str if encode is str else tuple
+        self.by_len, self.firsts = {}, set()
         for p in phrases:
             ids = encode(p)
             if len(ids) == len(p) >= 2:
-                self.by_len.setdefault(len(p), set()).add(tuple(ids))
+                self.by_len.setdefault(len(p), set()).add(self.key(ids))
+                self.firsts.add(ids[0])
         self.lengths = sorted(self.by_len, reverse=True)
 
     def __len__(self):
         return sum(len(s) for s in self.by_len.values())
 
-    def spans(self, row):
-        """[(start, length)] of the phrases in row (a list of ids), left to right, not
-        overlapping; at one position the longest phrase wins."""
-        out, j, n = [], 0, len(row)
-        while j < n:
+    def _length_at(self, row, j):
+        """The length of the longest phrase starting at row[j], or 0."""
+        if row[j] in self.firsts:
             for length in self.lengths:
-                if j + length <= n and tuple(row[j:j + length]) in self.by_len[length]:
-                    out.append((j, length))
-                    j += length
-                    break
-            else:
-                j += 1
+                if j + length <= len(row) and self.key(row[j:j + length]) in self.by_len[length]:
+                    return length
+        return 0
+
+    def spans(self, row):
+        """[(start, length)] of the phrases in row, left to right, not overlapping; at one
+        position the longest phrase wins."""
+        out, j = [], 0
+        while j < len(row):
+            length = self._length_at(row, j)
+            if length:
+                out.append((j, length))
+            j += length or 1
         return out
+
+    def contains(self, row):
+        return any(self._length_at(row, j) for j in range(len(row)))
 
 
 def phrase_clozes(spans, prob, rng):
@@ -61,10 +71,6 @@ def phrase_list(headwords, verses):
     for couplet in verses:
         out.extend(couplet.rstrip("\u3002\uff1f\uff01\uff1b").split("\uff0c"))
     return out
-
-
-def seeded_rng(seed, step):
-    return random.Random(seed * 1000003 + step)
 
 
 # The derived source of --source-weight phrase_sentences=FACTOR (pretrain_mlm.py).
@@ -90,17 +96,11 @@ def phrase_sentences(lines, phrases):
     with an idiom or a quoted verse in it: packed as a source of its own, it gives the phrase
     clozes of --phrase-masking several times as often as the ordinary mix (which holds ~0.15
     idioms in 128 characters) while staying ordinary prose, unlike the lists."""
-    by_len = {}
-    for p in phrases:
-        by_len.setdefault(len(p), set()).add(p)
-    firsts = {p[0] for p in phrases}
+    matcher = PhraseMatcher(phrases, str)
     seen, out = set(), []
     for line in lines:
         for sent in split_sentences(line):
-            if sent in seen:
-                continue
-            if any(sent[j] in firsts and any(sent[j:j + n] in s for n, s in by_len.items())
-                   for j in range(len(sent))):
+            if sent not in seen and matcher.contains(sent):
                 seen.add(sent)
                 out.append(sent)
     return out

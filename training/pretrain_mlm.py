@@ -8,6 +8,7 @@ import argparse
 import csv
 import math
 import os
+import random
 import sys
 import time
 
@@ -20,7 +21,7 @@ from corpus import HEADWORDS, LIST_SOURCES, VERSES, Packer, load_sources  # noqa
 from cpu_features import resolve_bf16  # noqa: E402
 import pause  # noqa: E402
 from phrase_masking import (PHRASE_SENTENCES, PhraseMatcher, phrase_clozes, phrase_list,  # noqa: E402
-                            phrase_sentences, seeded_rng)
+                            phrase_sentences)
 from zh_tokenizer import ZhTokenizer  # noqa: E402
 
 FIRST_NORMAL_ID = 106   # ids below are [PAD], [unusedN], [UNK], [CLS], [SEP], [MASK], <S>, <T>
@@ -322,16 +323,17 @@ def main():
             seqs.append(packer.next_sequence())
             if a.list_masking == "entry" and packer.last_name in LIST_SOURCES:
                 entry_rows.append(r)
+        batch_seed = a.seed * 1000003 + step
         clozes = []
         if matcher is not None:
-            rng = seeded_rng(a.seed, step)
+            rng = random.Random(batch_seed)
             for r, row in enumerate(seqs):
                 if r not in entry_rows:
                     clozes += [(r, *c) for c in
                                phrase_clozes(matcher.spans(row), a.phrase_masking, rng)]
             n_clozes += len(clozes)
         seqs = torch.tensor(seqs)
-        gen = torch.Generator().manual_seed(a.seed * 1000003 + step)
+        gen = torch.Generator().manual_seed(batch_seed)
         inputs, pos, targets = mask_batch(seqs, a.mask_prob, cfg.vocab_size, tok.mask_id, gen,
                                           entry_rows, clozes)
         inputs, pos, targets = inputs.to(dev), pos.to(dev), targets.to(dev)

@@ -33,6 +33,13 @@ class Matcher(unittest.TestCase):
     def test_no_phrase_no_span(self):
         self.assertEqual(PhraseMatcher(["半途而废"], encode).spans(encode("半途而已")), [])
 
+    def test_plain_text(self):
+        m = PhraseMatcher(["半途而废", "床前明月光"], str)
+        self.assertEqual(m.spans("他做事总是半途而废，床前明月光"), [(5, 4), (10, 5)])
+        self.assertTrue(m.contains("总是半途而废。"))
+        self.assertFalse(m.contains("总是半途而已。"))
+        self.assertFalse(m.contains("半途而"))   # a phrase cut at the end of the row
+
 
 class Clozes(unittest.TestCase):
     def test_one_position_inside_each_span(self):
