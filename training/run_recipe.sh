@@ -361,6 +361,21 @@ for stage in $STAGES; do
     # The mean of the shipped avg-mlm11-mlm13 and stage mlm23-balance (item 19q).
     mlm_average avg-mlm11to13-mlm23 avg-mlm11-mlm13 mlm23-balance
     ;;
+  mlm24-from-shipped)
+    # Stage mlm23-balance's mix and phrase masking, but from the shipped weights
+    # (avg-mlm11-mlm13) instead of the idiom-list lineage mlm18..mlm23, whose list-heavy stages
+    # moved 今天天气真[MASK]啊 from 好 to 正; lr 1e-4, 75 minutes on both cores. Training/README.md,
+    # item 19r.
+    mlm_continue mlm24-from-shipped avg-mlm11-mlm13 2424 75 2 --lr 1e-4 --phrase-masking 1 \
+      --source-weight phrase_sentences=3 --source-weight idiom_headwords=10 \
+      --source-weight quoted_verses=40 --list-masking entry --source-weight reviews=2 \
+      --source-weight dialogue_qa=2 --source-weight zhihu_questions=2 \
+      --source-weight sentence_pairs=2
+    ;;
+  avg-mlm11to13-mlm24)
+    # The mean of the shipped avg-mlm11-mlm13 and stage mlm24-from-shipped (item 19r).
+    mlm_average avg-mlm11to13-mlm24 avg-mlm11-mlm13 mlm24-from-shipped
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
