@@ -364,8 +364,8 @@ for stage in $STAGES; do
   mlm24-from-shipped)
     # Stage mlm23-balance's mix and phrase masking, but from the shipped weights
     # (avg-mlm11-mlm13) instead of the idiom-list lineage mlm18..mlm23, whose list-heavy stages
-    # moved 今天天气真[MASK]啊 from 好 to 正; lr 1e-4, 75 minutes on both cores. Training/README.md,
-    # item 19r.
+    # moved 今天天气真[MASK]啊 from 好 to 正; lr 1e-4, 75 minutes on both cores. Not shipped
+    # (training/README.md, item 19r: 上 / 好 / 途 4th / 2nd / 2nd), nor is avg-mlm11to13-mlm24.
     mlm_continue mlm24-from-shipped avg-mlm11-mlm13 2424 75 2 --lr 1e-4 --phrase-masking 1 \
       --source-weight phrase_sentences=3 --source-weight idiom_headwords=10 \
       --source-weight quoted_verses=40 --list-masking entry --source-weight reviews=2 \
