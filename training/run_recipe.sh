@@ -74,6 +74,17 @@ mlm_continue() {
   $PY training/save_records.py training/runs/$run
 }
 
+# mlm_continue on both cores with stage mlm23-balance's mix (training/README.md, item 19q), which
+# stage mlm24-from-shipped reuses from other weights: phrase masking, lr 1e-4, the quoted
+# couplets ~5%, the four everyday modern sources 2x. Arguments: run, from, seed, budget minutes.
+balance_mix_continue() {
+  mlm_continue "$1" "$2" "$3" "$4" 2 --lr 1e-4 --phrase-masking 1 \
+    --source-weight phrase_sentences=3 --source-weight idiom_headwords=10 \
+    --source-weight quoted_verses=40 --list-masking entry --source-weight reviews=2 \
+    --source-weight dialogue_qa=2 --source-weight zhihu_questions=2 \
+    --source-weight sentence_pairs=2
+}
+
 for stage in $STAGES; do
   case $stage in
   import)
@@ -351,11 +362,7 @@ for stage in $STAGES; do
     # dialogues, questions, sentence pairs) 2x (against the drift to 正 / 是 for 今天天气真[MASK]啊
     # since the literary stages); lr 1e-4, 40 minutes on both cores. Not shipped (training/
     # README.md, item 19q: 上 / 好 / 途 3rd / 6th / first), nor is avg-mlm11to13-mlm23.
-    mlm_continue mlm23-balance mlm22-phrases 2323 40 2 --lr 1e-4 --phrase-masking 1 \
-      --source-weight phrase_sentences=3 --source-weight idiom_headwords=10 \
-      --source-weight quoted_verses=40 --list-masking entry --source-weight reviews=2 \
-      --source-weight dialogue_qa=2 --source-weight zhihu_questions=2 \
-      --source-weight sentence_pairs=2
+    balance_mix_continue mlm23-balance mlm22-phrases 2323 40
     ;;
   avg-mlm11to13-mlm23)
     # The mean of the shipped avg-mlm11-mlm13 and stage mlm23-balance (item 19q).
@@ -366,11 +373,7 @@ for stage in $STAGES; do
     # (avg-mlm11-mlm13) instead of the idiom-list lineage mlm18..mlm23, whose list-heavy stages
     # moved 今天天气真[MASK]啊 from 好 to 正; lr 1e-4, 75 minutes on both cores. Not shipped
     # (training/README.md, item 19r: 上 / 好 / 途 4th / 2nd / 2nd), nor is avg-mlm11to13-mlm24.
-    mlm_continue mlm24-from-shipped avg-mlm11-mlm13 2424 75 2 --lr 1e-4 --phrase-masking 1 \
-      --source-weight phrase_sentences=3 --source-weight idiom_headwords=10 \
-      --source-weight quoted_verses=40 --list-masking entry --source-weight reviews=2 \
-      --source-weight dialogue_qa=2 --source-weight zhihu_questions=2 \
-      --source-weight sentence_pairs=2
+    balance_mix_continue mlm24-from-shipped avg-mlm11-mlm13 2424 75
     ;;
   avg-mlm11to13-mlm24)
     # The mean of the shipped avg-mlm11-mlm13 and stage mlm24-from-shipped (item 19r).
