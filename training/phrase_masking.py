@@ -9,6 +9,7 @@ training/README.md), and in context a strong neighbouring bigram (总是半 -> �
 Under plain 15% masking an idiom in text is a clean one-character cloze only ~37% of the times
 it is seen. Torch-free, so that ctest can run its test with Debian's python3 alone.
 """
+import collections
 
 
 class PhraseMatcher:
@@ -63,14 +64,47 @@ def phrase_clozes(spans, prob, rng):
     return out
 
 
+def couplet_lines(couplet):
+    """"床前明月光，疑是地上霜。" -> ["床前明月光", "疑是地上霜"]."""
+    return couplet.rstrip("\u3002\uff1f\uff01\uff1b").split("\uff0c")
+
+
 def phrase_list(headwords, verses):
     """The phrases matched in running text: the 4-character headwords (most idioms; the few
     3- and 5-8-character headwords are often ordinary words such as 安乐窝) and both lines of
     each quoted couplet."""
     out = [h for h in headwords if len(h) == 4]
     for couplet in verses:
-        out.extend(couplet.rstrip("\u3002\uff1f\uff01\uff1b").split("\uff0c"))
+        out.extend(couplet_lines(couplet))
     return out
+
+
+def phrase_uses(lines, phrases):
+    """Counter: phrase -> how many of lines hold it."""
+    matcher = PhraseMatcher(phrases, str)
+    uses = collections.Counter()
+    for line in lines:
+        uses.update({line[s:s + n] for s, n in matcher.spans(line)})
+    return uses
+
+
+def used_entries(headwords, verses, uses_by_source, min_uses, dictionary, anthology):
+    """The entries of the two lists that running text uses (pretrain_mlm.py --list-min-uses):
+    the headwords held by at least min_uses[0] lines of the sources other than dictionary (the
+    idiom dictionary names each of its idioms at least once), and the couplets of which a line
+    is held by at least min_uses[1] lines of the sources other than anthology (poetry, whose
+    anthologies repeat poems). uses_by_source: {source: phrase_uses of its lines}. Why: drawn
+    whole, the lists cost the general text (items 19n-19r of training/README.md); the idioms
+    and verses people use get the passes that memorising needs for a fraction of the draws."""
+    def uses_outside(skip):
+        total = collections.Counter()
+        for name, uses in uses_by_source.items():
+            if name != skip:
+                total.update(uses)
+        return total
+    idiom_uses, verse_uses = uses_outside(dictionary), uses_outside(anthology)
+    return ([h for h in headwords if idiom_uses[h] >= min_uses[0]],
+            [v for v in verses if max(verse_uses[p] for p in couplet_lines(v)) >= min_uses[1]])
 
 
 # The derived source of --source-weight phrase_sentences=FACTOR (pretrain_mlm.py).

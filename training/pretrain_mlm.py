@@ -21,10 +21,21 @@ from corpus import HEADWORDS, LIST_SOURCES, VERSES, Packer, load_sources  # noqa
 from cpu_features import resolve_bf16  # noqa: E402
 import pause  # noqa: E402
 from phrase_masking import (PHRASE_SENTENCES, PhraseMatcher, phrase_clozes, phrase_list,  # noqa: E402
-                            phrase_sentences)
+                            phrase_sentences, phrase_uses, used_entries)
 from zh_tokenizer import ZhTokenizer  # noqa: E402
 
 FIRST_NORMAL_ID = 106   # ids below are [PAD], [unusedN], [UNK], [CLS], [SEP], [MASK], <S>, <T>
+
+
+def two_counts(text):
+    """--list-min-uses "10,3" -> [10, 3]."""
+    try:
+        counts = [int(x) for x in text.split(",")]
+    except ValueError:
+        counts = []
+    if len(counts) != 2 or min(counts) < 0:
+        raise argparse.ArgumentTypeError(f"want two counts >= 0 as IDIOMS,VERSES, got {text!r}")
+    return counts
 
 
 def parse_args():
@@ -68,6 +79,12 @@ def parse_args():
                         "at random like elsewhere, or 'entry': in every list entry exactly "
                         "max(1, round(mask-prob x its length)) tokens, so each idiom is a "
                         "one-character cloze every time it is drawn")
+    p.add_argument("--list-min-uses", default=None, type=two_counts, metavar="IDIOMS,VERSES",
+                   help="pack only the list entries that running text uses: the idiom headwords "
+                        "held by at least IDIOMS training lines outside the idiom dictionary, "
+                        "the couplets with a line held by at least VERSES lines outside poetry "
+                        "(phrase_masking.used_entries; phrase masking still matches the whole "
+                        "lists). Default: the whole lists")
     p.add_argument("--phrase-masking", type=float, default=0.0, metavar="P",
                    help="in sequences of the ordinary sources: each occurrence of a 4-character "
                         "idiom headword or a quoted verse line becomes, with probability P, a "
@@ -232,7 +249,8 @@ def main():
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
 
     t0 = time.time()
-    phrases_wanted = a.phrase_masking > 0 or PHRASE_SENTENCES in a.source_weight
+    phrases_wanted = (a.phrase_masking > 0 or PHRASE_SENTENCES in a.source_weight
+                      or a.list_min_uses is not None)
     sources = load_sources(headwords=phrases_wanted or HEADWORDS in a.source_weight,
                            verses=phrases_wanted or VERSES in a.source_weight)
     matcher = None
@@ -245,6 +263,14 @@ def main():
         if a.phrase_masking > 0:
             matcher = PhraseMatcher(phrases, tok.encode)
             print(f"phrase masking: {len(matcher)} phrases, p = {a.phrase_masking}", flush=True)
+        if a.list_min_uses is not None:
+            ordinary = [n for n in sources if n not in LIST_SOURCES and n != PHRASE_SENTENCES]
+            sources[HEADWORDS], sources[VERSES] = used_entries(
+                sources[HEADWORDS], sources[VERSES],
+                {n: phrase_uses(sources[n], phrases) for n in ordinary},
+                a.list_min_uses, "idioms_xiehouyu", "poetry")
+            print(f"lists cut to the entries text uses (min uses {a.list_min_uses}): "
+                  f"{len(sources[HEADWORDS])} idioms, {len(sources[VERSES])} couplets", flush=True)
         for name in LIST_SOURCES:    # loaded for the phrases; packed only where asked for
             if name not in a.source_weight:
                 del sources[name]

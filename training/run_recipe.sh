@@ -379,6 +379,20 @@ for stage in $STAGES; do
     # The mean of the shipped avg-mlm11-mlm13 and stage mlm24-from-shipped (item 19r).
     mlm_average avg-mlm11to13-mlm24 avg-mlm11-mlm13 mlm24-from-shipped
     ;;
+  mlm25-used-lists)
+    # From the shipped weights (which answer 好), phrase masking and the ordinary mix (no
+    # everyday boost: mlm24's 2x dialogue put 的 before 好), with the two lists cut to what running
+    # text uses (--list-min-uses 10,3: 2,945 idioms, 194 couplets) and drawn often enough to be
+    # memorised: ~5% / ~2.3% of the sequences with entry masking; lr 1e-4, 70 minutes on both
+    # cores (training/README.md, item 19s).
+    mlm_continue mlm25-used-lists avg-mlm11-mlm13 2525 70 2 --lr 1e-4 --phrase-masking 1 \
+      --source-weight phrase_sentences=3 --list-min-uses 10,3 --list-masking entry \
+      --source-weight idiom_headwords=80 --source-weight quoted_verses=100
+    ;;
+  avg-mlm11to13-mlm25)
+    # The mean of the shipped avg-mlm11-mlm13 and stage mlm25-used-lists (item 19s).
+    mlm_average avg-mlm11to13-mlm25 avg-mlm11-mlm13 mlm25-used-lists
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).

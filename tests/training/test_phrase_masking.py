@@ -6,7 +6,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "training"))
-from phrase_masking import PhraseMatcher, phrase_clozes, phrase_list  # noqa: E402
+from phrase_masking import (PhraseMatcher, couplet_lines, phrase_clozes, phrase_list,  # noqa: E402
+                            phrase_uses, used_entries)
 
 
 def encode(text):
@@ -61,6 +62,39 @@ class Phrases(unittest.TestCase):
     def test_four_character_headwords_and_both_verse_lines(self):
         self.assertEqual(phrase_list(["安乐窝", "半途而废", "哀莫大于心死"], ["床前明月光，疑是地上霜。"]),
                          ["半途而废", "床前明月光", "疑是地上霜"])
+
+
+class UsedEntries(unittest.TestCase):
+    HEADWORDS = ["半途而废", "画蛇添足", "守株待兔"]
+    VERSES = ["床前明月光，疑是地上霜。", "白日依山尽，黄河入海流。"]
+
+    def uses(self, sources):
+        phrases = phrase_list(self.HEADWORDS, self.VERSES)
+        return {name: phrase_uses(lines, phrases) for name, lines in sources.items()}
+
+    def test_uses_count_lines_not_occurrences(self):
+        uses = phrase_uses(["半途而废，半途而废。", "不要半途而废", "画蛇添"], ["半途而废", "画蛇添足"])
+        self.assertEqual(uses, {"半途而废": 2})
+
+    def test_entries_kept_by_uses_outside_their_own_source(self):
+        uses = self.uses({
+            # the dictionary and the anthology name their own entries: not counted for them
+            "dict": ["半途而废：做事不能坚持到底。", "画蛇添足：多此一举。", "守株待兔：死守经验。"],
+            "poetry": ["床前明月光，疑是地上霜。", "白日依山尽，黄河入海流。"] * 3,
+            "news": ["他做事总是半途而废。", "半途而废不可取", "不要画蛇添足", "他念床前明月光"],
+            "novels": ["半途而废的人", "举头望明月：床前明月光", "黄河入海流"],
+        })
+        self.assertEqual(used_entries(self.HEADWORDS, self.VERSES, uses, [2, 2], "dict", "poetry"),
+                         (["半途而废"], ["床前明月光，疑是地上霜。"]))
+        self.assertEqual(used_entries(self.HEADWORDS, self.VERSES, uses, [1, 1], "dict", "poetry"),
+                         (["半途而废", "画蛇添足"], self.VERSES))
+        self.assertEqual(used_entries(self.HEADWORDS, self.VERSES, uses, [0, 0], "dict", "poetry"),
+                         (self.HEADWORDS, self.VERSES))
+        self.assertEqual(used_entries(self.HEADWORDS, self.VERSES, uses, [4, 9], "dict", "poetry"),
+                         ([], []))
+
+    def test_couplet_lines(self):
+        self.assertEqual(couplet_lines("床前明月光，疑是地上霜。"), ["床前明月光", "疑是地上霜"])
 
 
 if __name__ == "__main__":
