@@ -384,7 +384,8 @@ for stage in $STAGES; do
     # everyday boost: mlm24's 2x dialogue put 的 before 好), with the two lists cut to what running
     # text uses (--list-min-uses 10,3: 2,945 idioms, 194 couplets) and drawn often enough to be
     # memorised: ~5% / ~2.3% of the sequences with entry masking; lr 1e-4, 70 minutes on both
-    # cores (training/README.md, item 19s).
+    # cores. Not shipped (training/README.md, item 19s: 上 / 好 / 途 2nd / 4th / 2nd), nor is
+    # avg-mlm11to13-mlm25 (2nd / 2nd / 2nd).
     mlm_continue mlm25-used-lists avg-mlm11-mlm13 2525 70 2 --lr 1e-4 --phrase-masking 1 \
       --source-weight phrase_sentences=3 --list-min-uses 10,3 --list-masking entry \
       --source-weight idiom_headwords=80 --source-weight quoted_verses=100
