@@ -392,7 +392,8 @@ for stage in $STAGES; do
     ;;
   mlm26-short-lists)
     # Stage mlm25-used-lists' command for 25 minutes instead of 70 (seed 2626): fewer passes of
-    # the cut lists, so that 上 may move while 好 holds (training/README.md, item 19t).
+    # the cut lists, so that 上 may move while 好 holds. Not shipped (training/README.md, item
+    # 19t: 上 / 好 / 途 4th / 2nd / 2nd), nor is avg-mlm11to13-mlm26 (5th / 1st / 2nd).
     mlm_continue mlm26-short-lists avg-mlm11-mlm13 2626 25 2 --lr 1e-4 --phrase-masking 1 \
       --source-weight phrase_sentences=3 --list-min-uses 10,3 --list-masking entry \
       --source-weight idiom_headwords=80 --source-weight quoted_verses=100
