@@ -17,6 +17,7 @@ import os
 import random
 import re
 
+from phrase_masking import couplet_lines
 from zh_tokenizer import is_cjk
 
 HELDOUT_EVERY = 200
@@ -108,7 +109,7 @@ def quoted_verses(poetry_lines, all_training_lines, heldout_lines=(), min_quotes
     candidates = []
     for line in poetry_lines:
         for sent in _SENTENCE.findall(line):
-            parts = sent.rstrip("\u3002\uff1f\uff01\uff1b").split("\uff0c")
+            parts = couplet_lines(sent)
             if len(parts) == 2 and len(parts[0]) == len(parts[1]) and _verse_line(parts[0]) \
                     and _verse_line(parts[1]):
                 candidates.append((sent, parts))
