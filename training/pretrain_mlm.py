@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from anchor import anchored_indices, cloze_positions  # noqa: E402
 from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
 from corpus import HEADWORDS, LIST_SOURCES, VERSES, Packer, load_sources  # noqa: E402
 from cpu_features import resolve_bf16  # noqa: E402
@@ -90,6 +91,11 @@ def parse_args():
                         "idiom headword or a quoted verse line becomes, with probability P, a "
                         "one-character cloze (one of its characters masked, the others visible; "
                         "phrase_masking.py). 0 (default) = off")
+    p.add_argument("--anchor", metavar="CHECKPOINT",
+                   help="pull the predictions at ordinary masked positions towards this frozen "
+                        "model's (KL divergence; list rows and phrase clozes stay free: anchor.py)")
+    p.add_argument("--anchor-weight", type=float, default=1.0,
+                   help="weight of the --anchor KL term beside the masked-LM cross-entropy")
     p.add_argument("--pos-init", choices=["normal", "sinusoidal"], default="sinusoidal",
                    help="initial position embeddings: BERT's N(0, 0.02), or sinusoids (as in the "
                         "original Transformer) scaled to the word embeddings' row norm, which give "
@@ -193,6 +199,27 @@ def finished(step, a, train_seconds):
     if a.time_budget_min > 0:
         return train_seconds >= 60.0 * a.time_budget_min
     return step >= a.max_steps
+
+
+def load_anchor(path, dev):
+    """The frozen model of --anchor (a pretraining checkpoint of the same vocabulary)."""
+    ck = torch.load(path, map_location="cpu")
+    model = BertForMaskedLM(BertConfig(**ck["config"]))
+    model.load_state_dict(ck["model"])
+    model.to(dev).eval()
+    for prm in model.parameters():
+        prm.requires_grad_(False)
+    print(f"anchored to {path}", flush=True)
+    return model
+
+
+def kl_from(anchor_logits, logits):
+    """Mean over positions of KL(anchor || model) between two [n, vocab] logit rows (0 for
+    none)."""
+    if logits.shape[0] == 0:
+        return logits.sum() * 0.0
+    return F.kl_div(F.log_softmax(logits.float(), -1), F.log_softmax(anchor_logits.float(), -1),
+                    log_target=True, reduction="batchmean")
 
 
 def save_atomic(obj, path):
@@ -316,6 +343,7 @@ def main():
             assert not unexpected and all(k.startswith("cls.") for k in missing), (missing, unexpected)
             print(f"encoder from {a.init_encoder}", flush=True)
     torch.save(cfg.to_dict(), os.path.join(a.out, "config.pt"))
+    anchor = load_anchor(a.anchor, dev) if a.anchor else None
 
     log_path = os.path.join(a.out, "log.csv")
     new_log = not os.path.exists(log_path)
@@ -339,7 +367,7 @@ def main():
     model.train()
     pause.install()
     acc_loss, acc_hit, acc_n, acc_steps, t_int = 0.0, 0, 0, 0, time.time()
-    n_clozes = 0
+    n_clozes, acc_kl = 0, 0.0
     while True:
         t_int += pause.wait_if_paused()
         now_seconds = train_seconds + time.time() - t_int
@@ -368,6 +396,15 @@ def main():
         with autocast():
             logits = model.logits_at(inputs, pos)
         loss = F.cross_entropy(logits.float(), targets)
+        if anchor is not None:
+            keep = torch.tensor(anchored_indices(pos.tolist(), a.seq_len, entry_rows,
+                                                 cloze_positions(clozes, a.seq_len)),
+                                dtype=torch.long, device=dev)
+            with torch.no_grad(), autocast():
+                anchor_logits = anchor.logits_at(inputs, pos[keep])
+            kl = kl_from(anchor_logits, logits[keep])
+            loss = loss + a.anchor_weight * kl
+            acc_kl += kl.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -389,9 +426,11 @@ def main():
             log_f.flush()
             print(f"step {step} loss {acc_loss / acc_steps:.4f} acc {acc_hit / max(1, acc_n):.3f} "
                   f"{tps:.0f} tok/s val {vl} {va}"
-                  + (f" phrase clozes {n_clozes}" if matcher is not None else ""), flush=True)
+                  + (f" phrase clozes {n_clozes}" if matcher is not None else "")
+                  + (f" anchor kl {acc_kl / acc_steps:.4f}" if anchor is not None else ""),
+                  flush=True)
             acc_loss, acc_hit, acc_n, acc_steps, t_int = 0.0, 0, 0, 0, time.time()
-            n_clozes = 0
+            n_clozes, acc_kl = 0, 0.0
         if step % a.save_every == 0 or last:
             t_save = time.time()
             save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),

@@ -88,11 +88,14 @@ balance_mix_continue() {
 # mlm_continue on both cores with stage mlm25-used-lists' mix (training/README.md, item 19s),
 # which stage mlm26-short-lists runs for a shorter budget: phrase masking, lr 1e-4, the idiom and
 # couplet lists cut to the entries running text uses (~5% / ~2.3% of the sequences, entry
-# masking), the ordinary sources unboosted. Arguments: run, from, seed, budget minutes.
+# masking), the ordinary sources unboosted. Arguments: run, from, seed, budget minutes, then
+# any further pretrain_mlm.py flags (a later --source-weight for a name replaces this one).
 used_lists_continue() {
-  mlm_continue "$1" "$2" "$3" "$4" 2 --lr 1e-4 --phrase-masking 1 \
+  run=$1 from=$2 seed=$3 budget=$4
+  shift 4
+  mlm_continue "$run" "$from" "$seed" "$budget" 2 --lr 1e-4 --phrase-masking 1 \
     --source-weight phrase_sentences=3 --list-min-uses 10,3 --list-masking entry \
-    --source-weight idiom_headwords=80 --source-weight quoted_verses=100
+    --source-weight idiom_headwords=80 --source-weight quoted_verses=100 "$@"
 }
 
 for stage in $STAGES; do
@@ -411,6 +414,19 @@ for stage in $STAGES; do
   avg-mlm11to13-mlm26)
     # The mean of the shipped avg-mlm11-mlm13 and stage mlm26-short-lists (item 19t).
     mlm_average avg-mlm11to13-mlm26 avg-mlm11-mlm13 mlm26-short-lists
+    ;;
+  mlm27-anchored)
+    # Stage mlm25-used-lists' mix with the cut lists drawn 1.5x as often, anchored to the shipped
+    # weights (--anchor: ordinary masked positions are also pulled towards the shipped model's
+    # predictions, so that drawing the lists need not move 今天天气真[MASK]啊 off 好), 85 minutes,
+    # seed 2727 (training/README.md, item 19u).
+    used_lists_continue mlm27-anchored avg-mlm11-mlm13 2727 85 \
+      --source-weight idiom_headwords=120 --source-weight quoted_verses=150 \
+      --anchor training/runs/avg-mlm11-mlm13/checkpoint.pt --anchor-weight 1
+    ;;
+  avg-mlm11to13-mlm27)
+    # The mean of the shipped avg-mlm11-mlm13 and stage mlm27-anchored (item 19u).
+    mlm_average avg-mlm11to13-mlm27 avg-mlm11-mlm13 mlm27-anchored
     ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
