@@ -79,21 +79,12 @@ def phrase_list(headwords, verses):
     return out
 
 
-def phrase_uses(lines, phrases):
-    """Counter: phrase -> how many of lines hold it."""
-    matcher = PhraseMatcher(phrases, str)
-    uses = collections.Counter()
-    for line in lines:
-        uses.update({line[s:s + n] for s, n in matcher.spans(line)})
-    return uses
-
-
 def used_entries(headwords, verses, uses_by_source, min_uses, dictionary, anthology):
     """The entries of the two lists that running text uses (pretrain_mlm.py --list-min-uses):
     the headwords held by at least min_uses[0] lines of the sources other than dictionary (the
     idiom dictionary names each of its idioms at least once), and the couplets of which a line
     is held by at least min_uses[1] lines of the sources other than anthology (poetry, whose
-    anthologies repeat poems). uses_by_source: {source: phrase_uses of its lines}. Why: drawn
+    anthologies repeat poems). uses_by_source: scan_phrases' per-source uses. Why: drawn
     whole, the lists cost the general text (items 19n-19r of training/README.md); the idioms
     and verses people use get the passes that memorising needs for a fraction of the draws."""
     def uses_outside(skip):
@@ -125,16 +116,29 @@ def split_sentences(line):
     return out
 
 
-def phrase_sentences(lines, phrases):
-    """The sentences of lines that hold one of phrases, each once, in order. Running text
-    with an idiom or a quoted verse in it: packed as a source of its own, it gives the phrase
-    clozes of --phrase-masking several times as often as the ordinary mix (which holds ~0.15
-    idioms in 128 characters) while staying ordinary prose, unlike the lists."""
+def scan_phrases(sources, phrases):
+    """One pass over the lines of sources ({name: lines}, taken in name order) gives both:
+    - the sentences that hold one of phrases, each once, in order: the derived source
+      phrase_sentences. Running text with an idiom or a quoted verse in it, packed as a source
+      of its own, gives the phrase clozes of --phrase-masking several times as often as the
+      ordinary mix (~0.15 idioms in 128 characters) while staying ordinary prose, unlike the
+      lists;
+    - {name: Counter phrase -> how many of its lines hold it}, for used_entries.
+    A line where the matcher finds no phrase holds no sentence that does, so only lines with
+    a span are cut into sentences. (Two separate scans took ~70 s more of pretrain_mlm.py's
+    start-up.)"""
     matcher = PhraseMatcher(phrases, str)
-    seen, out = set(), []
-    for line in lines:
-        for sent in split_sentences(line):
-            if sent not in seen and matcher.contains(sent):
-                seen.add(sent)
-                out.append(sent)
-    return out
+    seen, sentences, uses_by_source = set(), [], {}
+    for name in sorted(sources):
+        uses = collections.Counter()
+        for line in sources[name]:
+            spans = matcher.spans(line)
+            if not spans:
+                continue
+            uses.update({line[s:s + n] for s, n in spans})
+            for sent in split_sentences(line):
+                if sent not in seen and matcher.contains(sent):
+                    seen.add(sent)
+                    sentences.append(sent)
+        uses_by_source[name] = uses
+    return sentences, uses_by_source

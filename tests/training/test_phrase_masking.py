@@ -7,7 +7,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "training"))
 from phrase_masking import (PhraseMatcher, couplet_lines, phrase_clozes, phrase_list,  # noqa: E402
-                            phrase_uses, used_entries)
+                            scan_phrases, split_sentences, used_entries)
 
 
 def encode(text):
@@ -70,11 +70,12 @@ class UsedEntries(unittest.TestCase):
 
     def uses(self, sources):
         phrases = phrase_list(self.HEADWORDS, self.VERSES)
-        return {name: phrase_uses(lines, phrases) for name, lines in sources.items()}
+        return scan_phrases(sources, phrases)[1]
 
     def test_uses_count_lines_not_occurrences(self):
-        uses = phrase_uses(["半途而废，半途而废。", "不要半途而废", "画蛇添"], ["半途而废", "画蛇添足"])
-        self.assertEqual(uses, {"半途而废": 2})
+        uses = scan_phrases({"news": ["半途而废，半途而废。", "不要半途而废", "画蛇添"]},
+                            ["半途而废", "画蛇添足"])[1]
+        self.assertEqual(uses, {"news": {"半途而废": 2}})
 
     def test_entries_kept_by_uses_outside_their_own_source(self):
         uses = self.uses({
@@ -95,6 +96,26 @@ class UsedEntries(unittest.TestCase):
 
     def test_couplet_lines(self):
         self.assertEqual(couplet_lines("床前明月光，疑是地上霜。"), ["床前明月光", "疑是地上霜"])
+
+
+class Sentences(unittest.TestCase):
+    PHRASES = ["半途而废", "床前明月光", "疑是地上霜"]
+
+    def test_sentences_with_a_phrase_each_once_in_source_name_order(self):
+        sources = {"b": ["他做事总是半途而废。今天天气真好！", "李白写道：床前明月光，疑是地上霜。"],
+                   "a": ["不要半途而废！不要半途而废！", "没有成语。"]}
+        self.assertEqual(scan_phrases(sources, self.PHRASES)[0],
+                         ["不要半途而废！", "他做事总是半途而废。", "李白写道：床前明月光，疑是地上霜。"])
+
+    def test_same_as_cutting_every_line(self):
+        # the scan cuts only lines with a span into sentences; cutting every line must agree
+        lines = ["甲半途而废；乙不", "途而废。半途", "而废", "床前明月光", "总是半途而", "废！"] * 2
+        matcher = PhraseMatcher(self.PHRASES, str)
+        every = []
+        for line in lines:
+            every += [t for t in split_sentences(line) if matcher.contains(t) and t not in every]
+        self.assertEqual(scan_phrases({"x": lines}, self.PHRASES)[0], every)
+        self.assertEqual(every, ["甲半途而废；", "床前明月光"])
 
 
 if __name__ == "__main__":
