@@ -9,19 +9,20 @@
 # mlm4, and ner4 and mlm5; run them as
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 # On a fresh clone (training/runs/ is not in git) a new stage can start from the shipped models
-# instead of rerunning stages mlm1..mlm13: STAGES=import rebuilds stage avg-mlm11-mlm13 from
-# the shipped zh-mlm-small, for a new stage from it (import-mlm11: mlm11 itself, from which
-# STAGES="import-mlm11 mlm12 mlm13 avg-mlm11-mlm13" reruns the shipped model's last stages).
+# instead of rerunning stages mlm1..mlm13: STAGES=import rebuilds stage avg-mlm11to13-mlm27 from
+# the shipped zh-mlm-small, for a new stage from it; STAGES="import-avg-mlm11-mlm13 mlm27-anchored
+# avg-mlm11to13-mlm27" reruns the shipped model's last stages from the model shipped before it
+# (import-mlm11: mlm11 itself, from which "import-mlm11 mlm12 mlm13 avg-mlm11-mlm13" reruns that).
 # zh-ner-small (stage ner11) was fine-tuned from mlm10, which zh-mlm-small shipped until session 18:
 # STAGES="import-mlm10 ner11" takes mlm10 back from this repository's history (shipped_commit
 # below) and reruns ner11 from it.
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 mlm12 mlm13 avg-mlm11-mlm13 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 mlm12 mlm13 avg-mlm11-mlm13 mlm27-anchored avg-mlm11to13-mlm27 export"}
 PY=/usr/bin/python3
 # The masked-LM stage that models/zh-mlm-small was exported from (stage import rebuilds its
 # checkpoint from that folder).
-SHIPPED_MLM=avg-mlm11-mlm13
+SHIPPED_MLM=avg-mlm11to13-mlm27
 # The commit whose models/zh-mlm-small was masked-LM stage $1, for a stage shipped before
 # $SHIPPED_MLM (stage import-$1 takes it back from the git history).
 shipped_commit() {
@@ -29,6 +30,7 @@ shipped_commit() {
   mlm10) echo ed117de ;;
   mlm11) echo e3f6cf9 ;;
   avg-mlm11-mlm12) echo 5f3e8b0 ;;
+  avg-mlm11-mlm13) echo 410cd75 ;;
   *) echo "no shipped commit recorded for stage $1" >&2; return 1 ;;
   esac
 }
@@ -219,7 +221,8 @@ for stage in $STAGES; do
     ;;
   ner8)
     # Not run yet (not in the default STAGES): NER fine-tuned afresh from stage mlm8's encoder,
-    # as ner6 / ner7. On a fresh clone: STAGES="import ner8" sh training/run_recipe.sh.
+    # as ner6 / ner7; needs stage mlm8's checkpoint, which only a rerun of mlm1..mlm8 gives on a
+    # fresh clone.
     ner_from ner8-mlm8 mlm8
     ;;
   mlm9)
@@ -248,7 +251,7 @@ for stage in $STAGES; do
     # Masked LM continued from stage mlm11 with a fresh learning-rate cycle and a 125-minute
     # budget on both cores (session 19, the same kind of AMX Xeon as mlm11; rerun in session 21).
     # Alone not shipped (its demos were worse than mlm11's: training/README.md, item 19d); the
-    # mean of mlm11, mlm12 and mlm13 (stage avg-mlm11-mlm13) is zh-mlm-small.
+    # mean of mlm11, mlm12 and mlm13 (stage avg-mlm11-mlm13) was zh-mlm-small in sessions 22-33.
     mlm_continue mlm12 mlm11 1212 125 2
     ;;
   mlm13)
@@ -256,7 +259,8 @@ for stage in $STAGES; do
     # budget on both cores (session 20, the same kind of AMX Xeon as mlm11 and mlm12, whose
     # checkpoint was lost before its evaluation; rerun in session 22 from session 21's mlm12).
     # Alone not shipped (好 and 途 ranked lower than in the shipped model: training/README.md,
-    # item 19g); its mean with mlm11 and mlm12 (stage avg-mlm11-mlm13) is zh-mlm-small.
+    # item 19g); its mean with mlm11 and mlm12 (stage avg-mlm11-mlm13) was zh-mlm-small in
+    # sessions 22-33 and is the start of stage mlm27-anchored.
     mlm_continue mlm13 mlm12 1313 110 2
     ;;
   mlm14)
@@ -268,7 +272,7 @@ for stage in $STAGES; do
     ;;
   mlm14-poetry)
     # Masked LM continued from the shipped zh-mlm-small (stage avg-mlm11-mlm13; on a fresh clone
-    # STAGES="import mlm14-poetry") with a fresh learning-rate cycle and an 85-minute budget on
+    # STAGES="import-avg-mlm11-mlm13 mlm14-poetry") with a fresh learning-rate cycle and an 85-minute budget on
     # both cores, drawing poetry three times and idioms twice as often as the other stages did:
     # poetry is the weakest held-out source (top-5 28%), and the poem demo and the idiom demo
     # are the two that do not yet answer first (sessions 23-24, AVX-512 EPYCs; training/README.md,
@@ -279,7 +283,7 @@ for stage in $STAGES; do
     ;;
   mlm15-grow6)
     # Masked LM continued from the shipped zh-mlm-small (stage avg-mlm11-mlm13; on a fresh clone
-    # STAGES="import mlm15-grow6") grown from 4 to 6 layers (pretrain_mlm.py --grow-layers: the
+    # STAGES="import-avg-mlm11-mlm13 mlm15-grow6") grown from 4 to 6 layers (pretrain_mlm.py --grow-layers: the
     # two new layers start as zeroed-output copies of the last), with a fresh learning-rate cycle
     # and a 90-minute budget on both cores, at half the usual peak learning rate (the later
     # argument wins): restarts at 3e-4 cost more loss than a run on this CPU wins back (session
@@ -297,7 +301,7 @@ for stage in $STAGES; do
     ;;
   mlm17-grow6)
     # Stage mlm15-grow6's command again (shipped zh-mlm-small grown to 6 layers; on a fresh clone
-    # STAGES="import mlm17-grow6"), with poetry and idioms drawn twice as often, for 95 minutes on
+    # STAGES="import-avg-mlm11-mlm13 mlm17-grow6"), with poetry and idioms drawn twice as often, for 95 minutes on
     # both cores of a faster machine (session 28, Xeon with AMX: about 1.6x the tokens a minute
     # of the EPYCs). Stage mlm16-grow6's checkpoint, which this would otherwise continue, was
     # lost with its machine (training/README.md, item 19l).
@@ -305,7 +309,7 @@ for stage in $STAGES; do
       --source-weight poetry=2 --source-weight idioms_xiehouyu=2
     ;;
   mlm18-idioms)
-    # Masked LM continued from the shipped zh-mlm-small (on a fresh clone STAGES="import
+    # Masked LM continued from the shipped zh-mlm-small (on a fresh clone STAGES="import-avg-mlm11-mlm13
     # mlm18-idioms"), 4 layers, drawing idioms eight times and poetry four times as often (about
     # 13% and 21% of the sequences, against 2% and 7%), lr 1.5e-4 over a 105-minute schedule,
     # stopped at step 2,000 (about 27 minutes; not in the default STAGES) for stage
@@ -338,7 +342,7 @@ for stage in $STAGES; do
       --source-weight idiom_headwords=140 --source-weight quoted_verses=80 --list-masking entry
     ;;
   avg-mlm11to13-mlm20)
-    # The mean of the shipped avg-mlm11-mlm13 and stage mlm20-cloze (mlm_average; training/README.md,
+    # The mean of avg-mlm11-mlm13 (shipped then) and stage mlm20-cloze (mlm_average; training/README.md,
     # item 19n).
     mlm_average avg-mlm11to13-mlm20 avg-mlm11-mlm13 mlm20-cloze
     ;;
@@ -351,7 +355,7 @@ for stage in $STAGES; do
       --source-weight idiom_headwords=20 --source-weight quoted_verses=20 --list-masking entry
     ;;
   avg-mlm11to13-mlm21)
-    # The mean of the shipped avg-mlm11-mlm13 and stage mlm21-cooldown (item 19o).
+    # The mean of avg-mlm11-mlm13 (shipped then) and stage mlm21-cooldown (item 19o).
     mlm_average avg-mlm11to13-mlm21 avg-mlm11-mlm13 mlm21-cooldown
     ;;
   mlm22-phrases)
@@ -366,7 +370,7 @@ for stage in $STAGES; do
       --source-weight quoted_verses=10 --list-masking entry
     ;;
   avg-mlm11to13-mlm22)
-    # The mean of the shipped avg-mlm11-mlm13 and stage mlm22-phrases (item 19p).
+    # The mean of avg-mlm11-mlm13 (shipped then) and stage mlm22-phrases (item 19p).
     mlm_average avg-mlm11to13-mlm22 avg-mlm11-mlm13 mlm22-phrases
     ;;
   mlm23-balance)
@@ -378,7 +382,7 @@ for stage in $STAGES; do
     balance_mix_continue mlm23-balance mlm22-phrases 2323 40
     ;;
   avg-mlm11to13-mlm23)
-    # The mean of the shipped avg-mlm11-mlm13 and stage mlm23-balance (item 19q).
+    # The mean of avg-mlm11-mlm13 (shipped then) and stage mlm23-balance (item 19q).
     mlm_average avg-mlm11to13-mlm23 avg-mlm11-mlm13 mlm23-balance
     ;;
   mlm24-from-shipped)
@@ -389,7 +393,7 @@ for stage in $STAGES; do
     balance_mix_continue mlm24-from-shipped avg-mlm11-mlm13 2424 75
     ;;
   avg-mlm11to13-mlm24)
-    # The mean of the shipped avg-mlm11-mlm13 and stage mlm24-from-shipped (item 19r).
+    # The mean of avg-mlm11-mlm13 (shipped then) and stage mlm24-from-shipped (item 19r).
     mlm_average avg-mlm11to13-mlm24 avg-mlm11-mlm13 mlm24-from-shipped
     ;;
   mlm25-used-lists)
@@ -402,7 +406,7 @@ for stage in $STAGES; do
     used_lists_continue mlm25-used-lists avg-mlm11-mlm13 2525 70
     ;;
   avg-mlm11to13-mlm25)
-    # The mean of the shipped avg-mlm11-mlm13 and stage mlm25-used-lists (item 19s).
+    # The mean of avg-mlm11-mlm13 (shipped then) and stage mlm25-used-lists (item 19s).
     mlm_average avg-mlm11to13-mlm25 avg-mlm11-mlm13 mlm25-used-lists
     ;;
   mlm26-short-lists)
@@ -412,7 +416,7 @@ for stage in $STAGES; do
     used_lists_continue mlm26-short-lists avg-mlm11-mlm13 2626 25
     ;;
   avg-mlm11to13-mlm26)
-    # The mean of the shipped avg-mlm11-mlm13 and stage mlm26-short-lists (item 19t).
+    # The mean of avg-mlm11-mlm13 (shipped then) and stage mlm26-short-lists (item 19t).
     mlm_average avg-mlm11to13-mlm26 avg-mlm11-mlm13 mlm26-short-lists
     ;;
   mlm27-anchored)
@@ -425,7 +429,8 @@ for stage in $STAGES; do
       --anchor training/runs/avg-mlm11-mlm13/checkpoint.pt --anchor-weight 1
     ;;
   avg-mlm11to13-mlm27)
-    # The mean of the shipped avg-mlm11-mlm13 and stage mlm27-anchored (item 19u).
+    # The mean of avg-mlm11-mlm13 and stage mlm27-anchored (item 19u): shipped as zh-mlm-small
+    # since session 34.
     mlm_average avg-mlm11to13-mlm27 avg-mlm11-mlm13 mlm27-anchored
     ;;
   avg-mlm11-mlm12)

@@ -72,11 +72,48 @@ def command_line(script, run_dir, args, keys):
         parts.append(f"--pretrained {args['pretrained']}")
     parts.append(f"--out {run_dir}")
     for k in keys:
-        if k == "pretrained" or not args.get(k):
+        v = args.get(k)
+        if k == "pretrained" or not v or (k == "list_masking" and v == "random"):
             continue
-        parts.append(f"--{k.replace('_', '-')} {args[k]:g}" if isinstance(args[k], float)
-                     else f"--{k.replace('_', '-')} {args[k]}")
+        flag = f"--{k.replace('_', '-')}"
+        if isinstance(v, dict):      # --source-weight NAME=FACTOR, repeated
+            parts += [f"{flag} {n}={f:g}" for n, f in v.items()]
+        elif isinstance(v, list):    # --list-min-uses IDIOMS,VERSES
+            parts.append(f"{flag} {','.join(str(x) for x in v)}")
+        else:
+            parts.append(f"{flag} {v:g}" if isinstance(v, float) else f"{flag} {v}")
     return " ".join(parts)
+
+
+# The pretrain_mlm.py flags a stage's recipe line shows, where the checkpoint has them set.
+MLM_KEYS = ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup",
+            "time_budget_min", "stop_after", "threads", "phrase_masking", "source_weight",
+            "list_min_uses", "list_masking", "anchor", "anchor_weight"]
+
+
+def mix_text(args):
+    """The card's sentence on what a masked-LM stage added to plain masking (training/README.md
+    items 19m-19u), from its saved arguments; empty for a plain stage."""
+    parts = []
+    if args.get("source_weight"):
+        parts.append("sources drawn more often (" + ", ".join(
+            f"{n} x{f:g}" for n, f in args["source_weight"].items()) + "; idiom_headwords, "
+            "quoted_verses and phrase_sentences are the derived sources of the idiom dictionary's "
+            "headwords, the couplets the corpus quotes and the sentences holding either)")
+    if args.get("list_min_uses"):
+        idioms, verses = args["list_min_uses"]
+        parts.append(f"the two lists cut to the entries running text uses (an idiom in at least "
+                     f"{idioms} lines, a couplet line in at least {verses})")
+    if args.get("list_masking") == "entry":
+        parts.append("in list sequences 15% of each entry masked")
+    if args.get("phrase_masking"):
+        parts.append(f"phrase masking (p = {args['phrase_masking']:g}: one character of each idiom "
+                     f"or quoted verse line in running text masked, the rest of it left visible)")
+    if args.get("anchor"):
+        parts.append(f"anchored to `{args['anchor']}` (weight {args.get('anchor_weight', 1.0):g}: "
+                     f"at ordinary masked positions the loss adds the KL divergence from that "
+                     f"frozen model's predictions)")
+    return ("This stage also had " + "; ".join(parts) + ".\n") if parts else ""
 
 
 RECORDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "records")
@@ -166,11 +203,14 @@ def average_text(avg, runs):
     names = [os.path.basename(os.path.normpath(r)) for r in runs]
     line = ("/usr/bin/python3 training/average_checkpoints.py --out " + f"{avg}/checkpoint.pt "
             + " ".join(f"{r}/checkpoint.pt" for r in runs) + "\n")
+    means = [n for n in names if n.startswith("avg-")]
+    means_text = (f" ({', '.join(means)} being itself such a mean, recipe stage of that name)"
+                  if means else "")
     note = (f"The shipped weights are the element-wise mean of the final weights of stages "
             f"{', '.join(names[:-1])} and {names[-1]} (`training/average_checkpoints.py`, recipe stage "
-            f"`{os.path.basename(os.path.normpath(avg))}`): each stage continued from the one before, "
-            f"so their weights lie close together (training/README.md gives the scores of the mean and "
-            f"of each stage).\n")
+            f"`{os.path.basename(os.path.normpath(avg))}`){means_text}: each stage continued from the "
+            f"one before, so their weights lie close together (training/README.md gives the scores of "
+            f"the mean and of each stage).\n")
     return line, note
 
 
@@ -206,8 +246,8 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm13", help="the last masked-LM stage of the shipped model (recipe stage mlm13)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11,training/runs/mlm12",
+    p.add_argument("--mlm-run", default="training/runs/mlm27-anchored", help="the last masked-LM stage of the shipped model (recipe stage mlm27-anchored)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11,training/runs/mlm12,training/runs/mlm13",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
@@ -219,12 +259,15 @@ def main():
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
-    p.add_argument("--mlm-average", default="training/runs/avg-mlm11-mlm13",
+    p.add_argument("--mlm-average", default="training/runs/avg-mlm11to13-mlm27",
                    help="where the shipped weights are the mean of the final weights of the last "
                         "--mlm-average-of stages (run_recipe.sh mlm_average): the averaged run, or '' "
                         "when --mlm-run itself was exported")
     p.add_argument("--mlm-average-of", type=int, default=3,
                    help="how many stages the mean took: the last N of --mlm-earlier and --mlm-run")
+    p.add_argument("--mlm-average-runs", default="training/runs/avg-mlm11-mlm13,training/runs/mlm27-anchored",
+                   help="comma-separated runs whose final weights the mean took, where they are not "
+                        "the last --mlm-average-of stages ('' for those)")
     p.add_argument("--cards", default="mlm,ner", help="which cards to write: mlm, ner or both")
     p.add_argument("--eval-json", help="tanzhen eval --json output of the exported NER model on the dev split")
     p.add_argument("--mlm-eval-json", help="tanzhen eval --task fill-mask --json output of the exported MLM")
@@ -257,7 +300,8 @@ def main():
     stages = [e["run"] for e in earlier] + [a.mlm_run]
     if a.mlm_average and not 2 <= a.mlm_average_of <= len(stages):
         raise SystemExit(f"--mlm-average-of: between 2 and {len(stages)} stages")
-    averaged = stages[-a.mlm_average_of:] if a.mlm_average else []
+    averaged = ((a.mlm_average_runs.split(",") if a.mlm_average_runs else stages[-a.mlm_average_of:])
+                if a.mlm_average else [])
     shipped_run = a.mlm_average or a.mlm_run
     average_line, average_note = average_text(a.mlm_average, averaged)
     per_src = "\n".join(f"| {k} | {v['n']} | {v['top1']} | {v['top5']} |"
@@ -309,7 +353,7 @@ proportional to characters^0.7. Held out of training: line i of every file with 
 ## Recipe
 
 ```sh
-{command_line("pretrain_mlm.py", a.mlm_run, mck['args'], ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup", "time_budget_min", "stop_after", "threads"])}
+{command_line("pretrain_mlm.py", a.mlm_run, mck['args'], MLM_KEYS)}
 {average_line}/usr/bin/python3 training/export_hf.py --kind mlm --checkpoint {shipped_run}/checkpoint.pt --out models/zh-mlm-small --max-positions {mck['args']['seq_len']}
 ```
 {imported_note([mck['args'].get('init_from')] + [f'{r}/checkpoint.pt' for r in averaged])}(some stages were stopped and resumed, with larger budgets or more threads; how exactly,
@@ -327,8 +371,8 @@ tokens packed from consecutive lines, batch {mck['args']['batch']} x {mck['args'
 lr {mck['args']['lr']:g}, {mck['args']['warmup']} warm-up steps then linear decay over the time
 budget, no dropout: **{mck['step']} steps, {tokens / 1e6:.1f} M tokens, {mck['train_seconds'] / 60:.0f} minutes**
 of training time. Masked-LM tokens over all stages: {total_tokens / 1e6:.1f} M. Hardware: {hardware(mck['args'], a.mlm_run)}.
-{average_note}
-Loss (masked-token cross-entropy): first logged {mlog[0]['loss']} (step {mlog[0]['step']}),
+{mix_text(mck['args'])}{average_note}
+Loss (masked-token cross-entropy{" plus the anchor's weighted KL term" if mck['args'].get('anchor') else ""}): first logged {mlog[0]['loss']} (step {mlog[0]['step']}),
 last {mlog[-1]['loss']} (step {mlog[-1]['step']}); held-out validation batch: first
 {vals[0]['val_loss']} / accuracy {vals[0]['val_acc']} (step {vals[0]['step']}), last
 {vals[-1]['val_loss']} / accuracy {vals[-1]['val_acc']} (step {vals[-1]['step']}).
