@@ -433,6 +433,17 @@ for stage in $STAGES; do
     # since session 34.
     mlm_average avg-mlm11to13-mlm27 avg-mlm11-mlm13 mlm27-anchored
     ;;
+  mlm28-anchored3)
+    # Stage mlm27-anchored's command from the shipped avg-mlm11to13-mlm27, anchored to it three
+    # times as strongly (--anchor-weight 3), 30 minutes, seed 2828 (training/README.md, item 19v).
+    used_lists_continue mlm28-anchored3 avg-mlm11to13-mlm27 2828 30 \
+      --source-weight idiom_headwords=120 --source-weight quoted_verses=150 \
+      --anchor training/runs/avg-mlm11to13-mlm27/checkpoint.pt --anchor-weight 3
+    ;;
+  avg-mlm27-mlm28)
+    # The mean of the shipped avg-mlm11to13-mlm27 and stage mlm28-anchored3 (item 19v).
+    mlm_average avg-mlm27-mlm28 avg-mlm11to13-mlm27 mlm28-anchored3
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
