@@ -246,8 +246,8 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm27-anchored", help="the last masked-LM stage of the shipped model (recipe stage mlm27-anchored)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11,training/runs/mlm12,training/runs/mlm13",
+    p.add_argument("--mlm-run", default="training/runs/mlm28-anchored3", help="the last masked-LM stage of the shipped model (recipe stage mlm28-anchored3)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11,training/runs/mlm12,training/runs/mlm13,training/runs/mlm27-anchored",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
@@ -259,13 +259,13 @@ def main():
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
-    p.add_argument("--mlm-average", default="training/runs/avg-mlm11to13-mlm27",
+    p.add_argument("--mlm-average", default="training/runs/avg-mlm27-mlm28",
                    help="where the shipped weights are the mean of the final weights of the last "
                         "--mlm-average-of stages (run_recipe.sh mlm_average): the averaged run, or '' "
                         "when --mlm-run itself was exported")
     p.add_argument("--mlm-average-of", type=int, default=3,
                    help="how many stages the mean took: the last N of --mlm-earlier and --mlm-run")
-    p.add_argument("--mlm-average-runs", default="training/runs/avg-mlm11-mlm13,training/runs/mlm27-anchored",
+    p.add_argument("--mlm-average-runs", default="training/runs/avg-mlm11to13-mlm27,training/runs/mlm28-anchored3",
                    help="comma-separated runs whose final weights the mean took, where they are not "
                         "the last --mlm-average-of stages ('' for those)")
     p.add_argument("--cards", default="mlm,ner", help="which cards to write: mlm, ner or both")
