@@ -102,6 +102,14 @@ used_lists_continue() {
     --source-weight idiom_headwords=80 --source-weight quoted_verses=100 "$@"
 }
 
+# used_lists_continue with the cut lists drawn 1.5x as often, anchored to the starting weights
+# (pretrain_mlm.py --anchor; training/README.md, items 19u-19v). Arguments: run, from, seed,
+# budget minutes, anchor weight.
+anchored_lists_continue() {
+  used_lists_continue "$1" "$2" "$3" "$4" --source-weight idiom_headwords=120 \
+    --source-weight quoted_verses=150 --anchor "training/runs/$2/checkpoint.pt" --anchor-weight "$5"
+}
+
 for stage in $STAGES; do
   case $stage in
   import)
@@ -426,9 +434,7 @@ for stage in $STAGES; do
     # weights (--anchor: ordinary masked positions are also pulled towards the shipped model's
     # predictions, so that drawing the lists need not move 今天天气真[MASK]啊 off 好), 85 minutes,
     # seed 2727 (training/README.md, item 19u).
-    used_lists_continue mlm27-anchored avg-mlm11-mlm13 2727 85 \
-      --source-weight idiom_headwords=120 --source-weight quoted_verses=150 \
-      --anchor training/runs/avg-mlm11-mlm13/checkpoint.pt --anchor-weight 1
+    anchored_lists_continue mlm27-anchored avg-mlm11-mlm13 2727 85 1
     ;;
   avg-mlm11to13-mlm27)
     # The mean of avg-mlm11-mlm13 and stage mlm27-anchored (item 19u): shipped as zh-mlm-small
@@ -438,9 +444,7 @@ for stage in $STAGES; do
   mlm28-anchored3)
     # Stage mlm27-anchored's command from the shipped avg-mlm11to13-mlm27, anchored to it three
     # times as strongly (--anchor-weight 3), 30 minutes, seed 2828 (training/README.md, item 19v).
-    used_lists_continue mlm28-anchored3 avg-mlm11to13-mlm27 2828 30 \
-      --source-weight idiom_headwords=120 --source-weight quoted_verses=150 \
-      --anchor training/runs/avg-mlm11to13-mlm27/checkpoint.pt --anchor-weight 3
+    anchored_lists_continue mlm28-anchored3 avg-mlm11to13-mlm27 2828 30 3
     ;;
   avg-mlm27-mlm28)
     # The mean of avg-mlm11to13-mlm27 and stage mlm28-anchored3 (item 19v): zh-mlm-small since
