@@ -16,6 +16,7 @@ import lzma
 import os
 import random
 import re
+import zlib
 
 from phrase_masking import couplet_lines
 from zh_tokenizer import is_cjk
@@ -165,14 +166,35 @@ def load_sources(heldout=False, headwords=False, verses=False, names=None):
     return sources
 
 
+# Marks that end a sentence; bare_ending drops a run of them at the end of a line.
+SENTENCE_FINAL = "\u3002\uff01\uff1f\uff1b\u2026.!?;"
+
+
+def bare_ending(line):
+    """line without its trailing sentence-final marks ("床前明月光，疑是地上霜。" -> "...地上霜"),
+    unchanged if nothing else would be left. Why (training/README.md, item 19w): in the corpus
+    nearly every line, and every list couplet, ends in 。 before its [SEP], while the texts people
+    type into fill-mask (床前明月光，疑是地[MASK]霜) usually end without one; the models that knew
+    the verse answered 上 with the 。 and 下 without it."""
+    bare = line.rstrip(SENTENCE_FINAL)
+    return bare if bare else line
+
+
+def _drawn(key, share):
+    """True for a fixed share of keys: a pure function of key, so a resumed run repeats it."""
+    return zlib.crc32(key.encode()) < share * 2 ** 32
+
+
 class Packer:
     """Packs consecutive lines of one source into fixed-length sequences
     [CLS] a [SEP] b [SEP] ... (always exactly seq_len tokens, no padding; a line cut at the end
     continues in that source's next sequence). The source of each sequence is drawn with
     probability proportional to chars**alpha, times boost[name] for the sources named in boost
-    (a stage that emphasises one domain). All state is in state_dict() for exact resume."""
+    (a stage that emphasises one domain). With bare_end > 0, that share of the lines lose their
+    sentence-final marks (bare_ending). All state is in state_dict() for exact resume."""
 
-    def __init__(self, sources, tokenizer, seq_len, seed=1234, alpha=0.7, boost=None):
+    def __init__(self, sources, tokenizer, seq_len, seed=1234, alpha=0.7, boost=None,
+                 bare_end=0.0):
         self.tok = tokenizer
         self.seq_len = seq_len
         self.names = sorted(sources)
@@ -185,6 +207,7 @@ class Packer:
         w = [s ** alpha * boost.get(n, 1.0) for n, s in zip(self.names, sizes)]
         self.weights = [x / sum(w) for x in w]
         self.seed = seed
+        self.bare_end = bare_end
         self.last_name = None   # the source of the sequence next_sequence returned last
         self.rng = random.Random(seed)
         self.epoch = [0] * len(self.names)
@@ -204,7 +227,10 @@ class Packer:
         if ids is None:
             if len(self._cache) > 4096:
                 self._cache.clear()
-            ids = self.tok.encode(self.lines[i][self.orders[i][self.ptr[i]]])
+            line = self.lines[i][self.orders[i][self.ptr[i]]]
+            if self.bare_end > 0 and _drawn(f"{self.seed}-{key}", self.bare_end):
+                line = bare_ending(line)
+            ids = self.tok.encode(line)
             self._cache[key] = ids
         return ids
 

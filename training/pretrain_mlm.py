@@ -97,6 +97,10 @@ def parse_args():
                         "model's (KL divergence; list rows and phrase clozes stay free: anchor.py)")
     p.add_argument("--anchor-weight", type=float, default=1.0,
                    help="weight of the --anchor KL term beside the masked-LM cross-entropy")
+    p.add_argument("--bare-end", type=float, default=0.0, metavar="P",
+                   help="pack this share of the training lines without their sentence-final "
+                        "marks (corpus.bare_ending), as fill-mask texts are usually typed; "
+                        "0 (default) = every line as it is")
     p.add_argument("--pos-init", choices=["normal", "sinusoidal"], default="sinusoidal",
                    help="initial position embeddings: BERT's N(0, 0.02), or sinusoids (as in the "
                         "original Transformer) scaled to the word embeddings' row norm, which give "
@@ -318,7 +322,8 @@ def main():
         for name in LIST_SOURCES:    # loaded for the phrases; packed only where asked for
             if name not in a.source_weight:
                 del sources[name]
-    packer = Packer(sources, tok, a.seq_len, seed=a.seed, boost=a.source_weight)
+    packer = Packer(sources, tok, a.seq_len, seed=a.seed, boost=a.source_weight,
+                    bare_end=a.bare_end)
     print(f"corpus loaded in {time.time() - t0:.0f}s: " + ", ".join(
         f"{n} {w:.3f}" for n, w in zip(packer.names, packer.weights)), flush=True)
 

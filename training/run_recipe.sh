@@ -103,11 +103,14 @@ used_lists_continue() {
 }
 
 # used_lists_continue with the cut lists drawn 1.5x as often, anchored to the starting weights
-# (pretrain_mlm.py --anchor; training/README.md, items 19u-19v). Arguments: run, from, seed,
-# budget minutes, anchor weight.
+# (pretrain_mlm.py --anchor; training/README.md, items 19u-19w). Arguments: run, from, seed,
+# budget minutes, anchor weight, then any further pretrain_mlm.py flags.
 anchored_lists_continue() {
-  used_lists_continue "$1" "$2" "$3" "$4" --source-weight idiom_headwords=120 \
-    --source-weight quoted_verses=150 --anchor "training/runs/$2/checkpoint.pt" --anchor-weight "$5"
+  run=$1 from=$2 seed=$3 budget=$4 weight=$5
+  shift 5
+  used_lists_continue "$run" "$from" "$seed" "$budget" --source-weight idiom_headwords=120 \
+    --source-weight quoted_verses=150 --anchor "training/runs/$from/checkpoint.pt" \
+    --anchor-weight "$weight" "$@"
 }
 
 for stage in $STAGES; do
@@ -450,6 +453,16 @@ for stage in $STAGES; do
     # The mean of avg-mlm11to13-mlm27 and stage mlm28-anchored3 (item 19v): zh-mlm-small since
     # the end of session 34.
     mlm_average avg-mlm27-mlm28 avg-mlm11to13-mlm27 mlm28-anchored3
+    ;;
+  mlm29-bare)
+    # Stage mlm28-anchored3's command from the shipped avg-mlm27-mlm28 for 85 minutes (seed
+    # 2929), with half of the training lines packed without their sentence-final marks
+    # (--bare-end 0.5), as fill-mask texts are usually typed (training/README.md, item 19w).
+    anchored_lists_continue mlm29-bare avg-mlm27-mlm28 2929 85 3 --bare-end 0.5
+    ;;
+  avg-mlm28-mlm29)
+    # The mean of avg-mlm27-mlm28 and stage mlm29-bare (item 19w).
+    mlm_average avg-mlm28-mlm29 avg-mlm27-mlm28 mlm29-bare
     ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small

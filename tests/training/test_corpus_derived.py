@@ -1,11 +1,12 @@
-"""training/corpus.py: the derived sources idiom_headwords and quoted_verses (run by ctest with
-Debian's python3; standard library only)."""
+"""training/corpus.py: the derived sources idiom_headwords and quoted_verses, and the packer's
+bare line endings (run by ctest with Debian's python3; standard library only)."""
 import os
+import re
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "training"))
-from corpus import idiom_headwords, quoted_verses  # noqa: E402
+from corpus import Packer, bare_ending, idiom_headwords, quoted_verses  # noqa: E402
 
 
 class IdiomHeadwords(unittest.TestCase):
@@ -62,6 +63,61 @@ class QuotedVerses(unittest.TestCase):
                           "床前明月光，疑是地上霜？"])
         self.assertEqual(quoted_verses([POEM], [POEM], ["诗云：举头望明月，低头思故乡"],
                                        min_quotes=1), ["床前明月光，疑是地上霜。"])
+
+
+class BareEnding(unittest.TestCase):
+    def test_trailing_sentence_final_marks_go(self):
+        self.assertEqual(bare_ending("床前明月光，疑是地上霜。"), "床前明月光，疑是地上霜")
+        self.assertEqual(bare_ending("真的吗？！"), "真的吗")
+        self.assertEqual(bare_ending("Really?!"), "Really")
+
+    def test_inner_marks_and_other_endings_stay(self):
+        self.assertEqual(bare_ending("他来了。我走了"), "他来了。我走了")
+        self.assertEqual(bare_ending("他说：“好。”"), "他说：“好。”")
+        self.assertEqual(bare_ending("半途而废"), "半途而废")
+
+    def test_a_line_of_marks_only_stays(self):
+        self.assertEqual(bare_ending("。。。"), "。。。")
+
+
+class CharTokenizer:
+    """One id per character; [CLS] = 1, [SEP] = 2."""
+    cls_id, sep_id = 1, 2
+
+    def encode(self, text):
+        return [ord(c) for c in text]
+
+
+def packed_text(packer, n):
+    """n sequences as text, [CLS] and [SEP] left out (a line cut at a sequence's end goes on in
+    the next one, so the lines read whole)."""
+    return ["".join(chr(t) for t in packer.next_sequence() if t > 2) for _ in range(n)]
+
+
+class PackerBareEnd(unittest.TestCase):
+    LINES = {"a": [f"第{i}句话。" for i in range(40)]}
+
+    def test_share_zero_keeps_every_line(self):
+        text = "".join(packed_text(Packer(self.LINES, CharTokenizer(), 16, seed=3), 20))
+        self.assertGreater(text.count("话。"), 20)
+        self.assertEqual(re.findall("话(?=[^。])", text), [])   # (the last line may be cut)
+
+    def test_share_one_drops_every_final_mark(self):
+        text = "".join(packed_text(Packer(self.LINES, CharTokenizer(), 16, seed=3, bare_end=1.0), 20))
+        self.assertGreater(text.count("话"), 20)
+        self.assertEqual(text.count("。"), 0)
+
+    def test_a_share_between_and_a_resume_repeats_it(self):
+        first = Packer(self.LINES, CharTokenizer(), 16, seed=3, bare_end=0.5)
+        packed_text(first, 7)
+        state = first.state_dict()
+        after = packed_text(first, 30)
+        resumed = Packer(self.LINES, CharTokenizer(), 16, seed=3, bare_end=0.5)
+        resumed.load_state_dict(state)
+        self.assertEqual(packed_text(resumed, 30), after)
+        text = "".join(after)
+        bare = len(re.findall("话(?=[^。])", text))
+        self.assertTrue(0.25 < bare / text.count("话") < 0.75, (bare, text.count("话")))
 
 
 if __name__ == "__main__":
