@@ -196,6 +196,16 @@ class BertForMaskedLM(nn.Module):
         return h @ self.bert.embeddings.word_embeddings.weight.t() + self.cls.predictions.bias
 
 
+def load_mlm_checkpoint(path):
+    """The BertForMaskedLM of a pretraining checkpoint (training/runs/*/checkpoint.pt), in eval
+    mode on the CPU; every parameter must match (the --anchor of pretrain_mlm.py, the
+    --checkpoint of eval_fill_mask.py)."""
+    ck = torch.load(path, map_location="cpu")
+    model = BertForMaskedLM(BertConfig(**ck["config"]))
+    model.load_state_dict(ck["model"])
+    return model.eval()
+
+
 class BertForTokenClassification(nn.Module):
     """Per-token tag scores; with crf=True they are the emissions of a CRF (crf.py) that
     scores whole tag paths, as in DAMO's RaNER (tanzhen reads crf.* the same way)."""

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
+from bert_model import BertConfig, BertForMaskedLM, load_mlm_checkpoint  # noqa: E402
 from corpus import idiom_headwords, load_sources  # noqa: E402
 from zh_tokenizer import ZhTokenizer, is_cjk  # noqa: E402
 
@@ -49,14 +49,12 @@ def read_safetensors(path):
 
 
 def load_model(a):
-    if a.model:
-        with open(os.path.join(a.model, "config.json")) as f:
-            hc = json.load(f)
-        cfg = BertConfig(**{k: hc[k] for k in BertConfig().to_dict() if k in hc})
-        sd = read_safetensors(os.path.join(a.model, "model.safetensors"))
-    else:
-        ck = torch.load(a.checkpoint, map_location="cpu")
-        cfg, sd = BertConfig(**ck["config"]), ck["model"]
+    if not a.model:
+        return load_mlm_checkpoint(a.checkpoint)
+    with open(os.path.join(a.model, "config.json")) as f:
+        hc = json.load(f)
+    cfg = BertConfig(**{k: hc[k] for k in BertConfig().to_dict() if k in hc})
+    sd = read_safetensors(os.path.join(a.model, "model.safetensors"))
     model = BertForMaskedLM(cfg)
     missing, unexpected = model.load_state_dict(sd, strict=False)
     assert not missing and not unexpected, (missing, unexpected)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from anchor import anchored_indices, cloze_positions  # noqa: E402
-from bert_model import BertConfig, BertForMaskedLM  # noqa: E402
+from bert_model import BertConfig, BertForMaskedLM, load_mlm_checkpoint  # noqa: E402
 from corpus import HEADWORDS, LIST_SOURCES, VERSES, Packer, load_sources  # noqa: E402
 from cpu_features import resolve_bf16  # noqa: E402
 import pause  # noqa: E402
@@ -208,10 +208,7 @@ def finished(step, a, train_seconds):
 
 def load_anchor(path, dev):
     """The frozen model of --anchor (a pretraining checkpoint of the same vocabulary)."""
-    ck = torch.load(path, map_location="cpu")
-    model = BertForMaskedLM(BertConfig(**ck["config"]))
-    model.load_state_dict(ck["model"])
-    model.to(dev).eval()
+    model = load_mlm_checkpoint(path).to(dev)
     for prm in model.parameters():
         prm.requires_grad_(False)
     print(f"anchored to {path}", flush=True)
