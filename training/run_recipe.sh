@@ -464,6 +464,15 @@ for stage in $STAGES; do
     # The mean of avg-mlm27-mlm28 and stage mlm29-bare (item 19w).
     mlm_average avg-mlm28-mlm29 avg-mlm27-mlm28 mlm29-bare
     ;;
+  mlm30-bare2)
+    # Stage mlm29-bare's command from avg-mlm28-mlm29, anchored to it, 25 minutes, seed 3030
+    # (training/README.md, item 19x).
+    anchored_lists_continue mlm30-bare2 avg-mlm28-mlm29 3030 25 3 --bare-end 0.5
+    ;;
+  avg-mlm29-mlm30)
+    # The mean of avg-mlm28-mlm29 and stage mlm30-bare2 (item 19x).
+    mlm_average avg-mlm29-mlm30 avg-mlm28-mlm29 mlm30-bare2
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
