@@ -160,6 +160,9 @@ def load_encoder(model, ck):
 
 
 def main():
+    # First, so that a `kill -USR1` during the minute of corpus loading pauses the run at its
+    # first step instead of ending it (SIGUSR1's default action).
+    pause.install()
     a = parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
@@ -225,7 +228,6 @@ def main():
         log.writerow(["step", "epoch", "train_seconds", "lr", "loss", "tokens_per_s"])
 
     model.train()
-    pause.install()
     acc_loss, acc_n, acc_tok, t_int = 0.0, 0, 0, time.time()
     last = step >= total
     while not last:

@@ -268,6 +268,9 @@ def grown_state(state, n_old, n_new):
 
 
 def main():
+    # First, so that a `kill -USR1` during the minute of corpus loading pauses the run at its
+    # first step instead of ending it (SIGUSR1's default action).
+    pause.install()
     a = parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
@@ -384,7 +387,6 @@ def main():
         return F.cross_entropy(lo, tgt).item(), (lo.argmax(-1) == tgt).float().mean().item()
 
     model.train()
-    pause.install()
     acc_loss, acc_hit, acc_n, acc_steps, t_int = 0.0, 0, 0, 0, time.time()
     n_clozes, acc_kl = 0, 0.0
     while True:

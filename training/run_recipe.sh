@@ -9,21 +9,22 @@
 # mlm4, and ner4 and mlm5; run them as
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 # On a fresh clone (training/runs/ is not in git) a new stage can start from the shipped models
-# instead of rerunning stages mlm1..mlm13: STAGES=import rebuilds stage avg-mlm27-mlm28 from
-# the shipped zh-mlm-small, for a new stage from it; STAGES="import-avg-mlm11to13-mlm27
-# mlm28-anchored3 avg-mlm27-mlm28" reruns the shipped model's last stages from the one before it,
-# and "import-avg-mlm11-mlm13 mlm27-anchored avg-mlm11to13-mlm27" that one's
+# instead of rerunning stages mlm1..mlm13: STAGES=import rebuilds stage avg-mlm28-mlm29 from
+# the shipped zh-mlm-small, for a new stage from it; STAGES="import-avg-mlm27-mlm28 mlm29-bare
+# avg-mlm28-mlm29" reruns the shipped model's last stages from the one before it,
+# "import-avg-mlm11to13-mlm27 mlm28-anchored3 avg-mlm27-mlm28" that one's, and
+# "import-avg-mlm11-mlm13 mlm27-anchored avg-mlm11to13-mlm27" the one before
 # (import-mlm11: mlm11 itself, from which "import-mlm11 mlm12 mlm13 avg-mlm11-mlm13" reruns that).
 # zh-ner-small (stage ner11) was fine-tuned from mlm10, which zh-mlm-small shipped until session 18:
 # STAGES="import-mlm10 ner11" takes mlm10 back from this repository's history (shipped_commit
 # below) and reruns ner11 from it.
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 mlm12 mlm13 avg-mlm11-mlm13 mlm27-anchored avg-mlm11to13-mlm27 mlm28-anchored3 avg-mlm27-mlm28 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 mlm12 mlm13 avg-mlm11-mlm13 mlm27-anchored avg-mlm11to13-mlm27 mlm28-anchored3 avg-mlm27-mlm28 mlm29-bare avg-mlm28-mlm29 export"}
 PY=/usr/bin/python3
 # The masked-LM stage that models/zh-mlm-small was exported from (stage import rebuilds its
 # checkpoint from that folder).
-SHIPPED_MLM=avg-mlm27-mlm28
+SHIPPED_MLM=avg-mlm28-mlm29
 # The commit whose models/zh-mlm-small was masked-LM stage $1, for a stage shipped before
 # $SHIPPED_MLM (stage import-$1 takes it back from the git history).
 shipped_commit() {
@@ -33,6 +34,7 @@ shipped_commit() {
   avg-mlm11-mlm12) echo 5f3e8b0 ;;
   avg-mlm11-mlm13) echo 410cd75 ;;
   avg-mlm11to13-mlm27) echo b0a490d ;;
+  avg-mlm27-mlm28) echo 8d660fb ;;
   *) echo "no shipped commit recorded for stage $1" >&2; return 1 ;;
   esac
 }
@@ -450,8 +452,8 @@ for stage in $STAGES; do
     anchored_lists_continue mlm28-anchored3 avg-mlm11to13-mlm27 2828 30 3
     ;;
   avg-mlm27-mlm28)
-    # The mean of avg-mlm11to13-mlm27 and stage mlm28-anchored3 (item 19v): zh-mlm-small since
-    # the end of session 34.
+    # The mean of avg-mlm11to13-mlm27 and stage mlm28-anchored3 (item 19v): shipped as
+    # zh-mlm-small at the end of session 34 until avg-mlm28-mlm29 replaced it (item 19w).
     mlm_average avg-mlm27-mlm28 avg-mlm11to13-mlm27 mlm28-anchored3
     ;;
   mlm29-bare)
@@ -461,7 +463,7 @@ for stage in $STAGES; do
     anchored_lists_continue mlm29-bare avg-mlm27-mlm28 2929 85 3 --bare-end 0.5
     ;;
   avg-mlm28-mlm29)
-    # The mean of avg-mlm27-mlm28 and stage mlm29-bare (item 19w).
+    # The mean of avg-mlm27-mlm28 and stage mlm29-bare (item 19w): zh-mlm-small since session 35.
     mlm_average avg-mlm28-mlm29 avg-mlm27-mlm28 mlm29-bare
     ;;
   mlm30-bare2)

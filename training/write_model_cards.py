@@ -88,12 +88,12 @@ def command_line(script, run_dir, args, keys):
 # The pretrain_mlm.py flags a stage's recipe line shows, where the checkpoint has them set.
 MLM_KEYS = ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup",
             "time_budget_min", "stop_after", "threads", "phrase_masking", "source_weight",
-            "list_min_uses", "list_masking", "anchor", "anchor_weight"]
+            "list_min_uses", "list_masking", "anchor", "anchor_weight", "bare_end"]
 
 
 def mix_text(args):
     """The card's sentence on what a masked-LM stage added to plain masking (training/README.md
-    items 19m-19u), from its saved arguments; empty for a plain stage."""
+    items 19m-19w), from its saved arguments; empty for a plain stage."""
     parts = []
     if args.get("source_weight"):
         parts.append("sources drawn more often (" + ", ".join(
@@ -113,6 +113,9 @@ def mix_text(args):
         parts.append(f"anchored to `{args['anchor']}` (weight {args.get('anchor_weight', 1.0):g}: "
                      f"at ordinary masked positions the loss adds the KL divergence from that "
                      f"frozen model's predictions)")
+    if args.get("bare_end"):
+        parts.append(f"{args['bare_end']:.0%} of the lines packed without their sentence-final "
+                     f"marks, as fill-mask texts are usually typed")
     return ("This stage also had " + "; ".join(parts) + ".\n") if parts else ""
 
 
@@ -246,8 +249,8 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm28-anchored3", help="the last masked-LM stage of the shipped model (recipe stage mlm28-anchored3)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11,training/runs/mlm12,training/runs/mlm13,training/runs/mlm27-anchored",
+    p.add_argument("--mlm-run", default="training/runs/mlm29-bare", help="the last masked-LM stage of the shipped model (recipe stage mlm29-bare)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11,training/runs/mlm12,training/runs/mlm13,training/runs/mlm27-anchored,training/runs/mlm28-anchored3",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
@@ -259,13 +262,13 @@ def main():
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
-    p.add_argument("--mlm-average", default="training/runs/avg-mlm27-mlm28",
+    p.add_argument("--mlm-average", default="training/runs/avg-mlm28-mlm29",
                    help="where the shipped weights are the mean of the final weights of the last "
                         "--mlm-average-of stages (run_recipe.sh mlm_average): the averaged run, or '' "
                         "when --mlm-run itself was exported")
     p.add_argument("--mlm-average-of", type=int, default=3,
                    help="how many stages the mean took: the last N of --mlm-earlier and --mlm-run")
-    p.add_argument("--mlm-average-runs", default="training/runs/avg-mlm11to13-mlm27,training/runs/mlm28-anchored3",
+    p.add_argument("--mlm-average-runs", default="training/runs/avg-mlm27-mlm28,training/runs/mlm29-bare",
                    help="comma-separated runs whose final weights the mean took, where they are not "
                         "the last --mlm-average-of stages ('' for those)")
     p.add_argument("--cards", default="mlm,ner", help="which cards to write: mlm, ner or both")
