@@ -468,7 +468,8 @@ for stage in $STAGES; do
     ;;
   mlm30-bare2)
     # Stage mlm29-bare's command from avg-mlm28-mlm29, anchored to it, 25 minutes, seed 3030
-    # (training/README.md, item 19x).
+    # (training/README.md, item 19x). Not shipped (上 / 好 / 途 2 / 2 / 1), nor is
+    # avg-mlm29-mlm30 (2 / 1 / 1, idiom cloze +2.3 points: no gain the rule counts).
     anchored_lists_continue mlm30-bare2 avg-mlm28-mlm29 3030 25 3 --bare-end 0.5
     ;;
   avg-mlm29-mlm30)
