@@ -166,7 +166,10 @@ def load_sources(heldout=False, headwords=False, verses=False, names=None):
     return sources
 
 
-# Marks that end a sentence; bare_ending drops a run of them at the end of a line.
+# Marks that end a sentence; bare_ending drops a run of them at the end of a line. Wider than
+# phrase_masking._SENTENCE_END, which cuts lines *inside* into sentences: there "." may be a
+# decimal point and "…" a pause, but at the very end of a line both close it (stage mlm29-bare
+# was trained with this set, so it stays as it is).
 SENTENCE_FINAL = "\u3002\uff01\uff1f\uff1b\u2026.!?;"
 
 
