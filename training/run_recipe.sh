@@ -476,6 +476,16 @@ for stage in $STAGES; do
     # The mean of avg-mlm28-mlm29 and stage mlm30-bare2 (item 19x).
     mlm_average avg-mlm29-mlm30 avg-mlm28-mlm29 mlm30-bare2
     ;;
+  mlm31-bare3)
+    # Stage mlm30-bare2's command from avg-mlm29-mlm30 (its mean with the shipped model: same
+    # demo ranks, higher held-out top-5 and idiom cloze), anchored to it, with three quarters of
+    # the lines bare (--bare-end 0.75), 90 minutes, seed 3131 (training/README.md, item 19y).
+    anchored_lists_continue mlm31-bare3 avg-mlm29-mlm30 3131 90 3 --bare-end 0.75
+    ;;
+  avg-mlm30-mlm31)
+    # The mean of avg-mlm29-mlm30 and stage mlm31-bare3 (item 19y).
+    mlm_average avg-mlm30-mlm31 avg-mlm29-mlm30 mlm31-bare3
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
