@@ -198,8 +198,8 @@ def card_sections(path, ner_run):
 
 
 def average_text(avg, runs):
-    """For weights averaged over the stages `runs` into run `avg` (--mlm-average AVG
-    --mlm-average-of N): the recipe line that builds it and the card's sentence on it; without
+    """For weights averaged over the runs `runs` into run `avg` (--mlm-average AVG
+    --mlm-average-runs R1,R2): the recipe line that builds it and the card's sentence on it; without
     AVG empty text."""
     if not avg:
         return "", ""
@@ -263,14 +263,11 @@ def main():
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
     p.add_argument("--mlm-average", default="training/runs/avg-mlm28-mlm29",
-                   help="where the shipped weights are the mean of the final weights of the last "
-                        "--mlm-average-of stages (run_recipe.sh mlm_average): the averaged run, or '' "
+                   help="where the shipped weights are the mean of the final weights of the "
+                        "--mlm-average-runs (run_recipe.sh mlm_average): the averaged run, or '' "
                         "when --mlm-run itself was exported")
-    p.add_argument("--mlm-average-of", type=int, default=3,
-                   help="how many stages the mean took: the last N of --mlm-earlier and --mlm-run")
     p.add_argument("--mlm-average-runs", default="training/runs/avg-mlm27-mlm28,training/runs/mlm29-bare",
-                   help="comma-separated runs whose final weights the mean took, where they are not "
-                        "the last --mlm-average-of stages ('' for those)")
+                   help="comma-separated runs (at least two) whose final weights --mlm-average took")
     p.add_argument("--cards", default="mlm,ner", help="which cards to write: mlm, ner or both")
     p.add_argument("--eval-json", help="tanzhen eval --json output of the exported NER model on the dev split")
     p.add_argument("--mlm-eval-json", help="tanzhen eval --task fill-mask --json output of the exported MLM")
@@ -301,10 +298,9 @@ def main():
                           [e["run"] for e in earlier[1:]] + [a.mlm_run])
     n, mb = safetensors_info(a.mlm_out)
     stages = [e["run"] for e in earlier] + [a.mlm_run]
-    if a.mlm_average and not 2 <= a.mlm_average_of <= len(stages):
-        raise SystemExit(f"--mlm-average-of: between 2 and {len(stages)} stages")
-    averaged = ((a.mlm_average_runs.split(",") if a.mlm_average_runs else stages[-a.mlm_average_of:])
-                if a.mlm_average else [])
+    averaged = list(filter(None, a.mlm_average_runs.split(","))) if a.mlm_average else []
+    if a.mlm_average and len(averaged) < 2:
+        raise SystemExit("--mlm-average needs at least two --mlm-average-runs")
     shipped_run = a.mlm_average or a.mlm_run
     average_line, average_note = average_text(a.mlm_average, averaged)
     per_src = "\n".join(f"| {k} | {v['n']} | {v['top1']} | {v['top5']} |"
