@@ -486,6 +486,17 @@ for stage in $STAGES; do
     # The mean of avg-mlm29-mlm30 and stage mlm31-bare3 (item 19y).
     mlm_average avg-mlm30-mlm31 avg-mlm29-mlm30 mlm31-bare3
     ;;
+  mlm32-reanchor)
+    # Stage mlm31-bare3's command from mlm31-bare3 (上 and 途 first, 好 behind 正), anchored
+    # twice as strongly to the shipped avg-mlm28-mlm29 (好 first) instead of its start, 25
+    # minutes, seed 3232 (training/README.md, item 19z).
+    anchored_lists_continue mlm32-reanchor mlm31-bare3 3232 25 6 --bare-end 0.75 \
+      --anchor training/runs/avg-mlm28-mlm29/checkpoint.pt
+    ;;
+  avg-mlm29-mlm32)
+    # The mean of the shipped avg-mlm28-mlm29 and stage mlm32-reanchor (item 19z).
+    mlm_average avg-mlm29-mlm32 avg-mlm28-mlm29 mlm32-reanchor
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
