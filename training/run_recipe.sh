@@ -480,6 +480,7 @@ for stage in $STAGES; do
     # Stage mlm30-bare2's command from avg-mlm29-mlm30 (its mean with the shipped model: same
     # demo ranks, higher held-out top-5 and idiom cloze), anchored to it, with three quarters of
     # the lines bare (--bare-end 0.75), 90 minutes, seed 3131 (training/README.md, item 19y).
+    # Not shipped, nor is avg-mlm30-mlm31: both answer 上 first but 好 behind 正 (1 / 2 / 1).
     anchored_lists_continue mlm31-bare3 avg-mlm29-mlm30 3131 90 3 --bare-end 0.75
     ;;
   avg-mlm30-mlm31)
@@ -489,7 +490,8 @@ for stage in $STAGES; do
   mlm32-reanchor)
     # Stage mlm31-bare3's command from mlm31-bare3 (上 and 途 first, 好 behind 正), anchored
     # twice as strongly to the shipped avg-mlm28-mlm29 (好 first) instead of its start, 25
-    # minutes, seed 3232 (training/README.md, item 19z).
+    # minutes, seed 3232 (training/README.md, item 19z). Not shipped (1 / 2 / 1), nor is
+    # avg-mlm29-mlm32 (2 / 2 / 1).
     anchored_lists_continue mlm32-reanchor mlm31-bare3 3232 25 6 --bare-end 0.75 \
       --anchor training/runs/avg-mlm28-mlm29/checkpoint.pt
     ;;
