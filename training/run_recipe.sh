@@ -104,14 +104,15 @@ used_lists_continue() {
     --source-weight idiom_headwords=80 --source-weight quoted_verses=100 "$@"
 }
 
-# used_lists_continue with the cut lists drawn 1.5x as often, anchored to the starting weights
-# (pretrain_mlm.py --anchor; training/README.md, items 19u-19w). Arguments: run, from, seed,
-# budget minutes, anchor weight, then any further pretrain_mlm.py flags.
+# used_lists_continue with the cut lists drawn 1.5x as often, anchored to run $3's weights
+# (pretrain_mlm.py --anchor; training/README.md, items 19u-19z; until item 19z always the
+# starting run $2). Arguments: run, from, anchor run, seed, budget minutes, anchor weight, then
+# any further pretrain_mlm.py flags.
 anchored_lists_continue() {
-  run=$1 from=$2 seed=$3 budget=$4 weight=$5
-  shift 5
+  run=$1 from=$2 anchor=$3 seed=$4 budget=$5 weight=$6
+  shift 6
   used_lists_continue "$run" "$from" "$seed" "$budget" --source-weight idiom_headwords=120 \
-    --source-weight quoted_verses=150 --anchor "training/runs/$from/checkpoint.pt" \
+    --source-weight quoted_verses=150 --anchor "training/runs/$anchor/checkpoint.pt" \
     --anchor-weight "$weight" "$@"
 }
 
@@ -439,7 +440,7 @@ for stage in $STAGES; do
     # weights (--anchor: ordinary masked positions are also pulled towards the shipped model's
     # predictions, so that drawing the lists need not move 今天天气真[MASK]啊 off 好), 85 minutes,
     # seed 2727 (training/README.md, item 19u).
-    anchored_lists_continue mlm27-anchored avg-mlm11-mlm13 2727 85 1
+    anchored_lists_continue mlm27-anchored avg-mlm11-mlm13 avg-mlm11-mlm13 2727 85 1
     ;;
   avg-mlm11to13-mlm27)
     # The mean of avg-mlm11-mlm13 and stage mlm27-anchored (item 19u): shipped as zh-mlm-small
@@ -449,7 +450,7 @@ for stage in $STAGES; do
   mlm28-anchored3)
     # Stage mlm27-anchored's command from the shipped avg-mlm11to13-mlm27, anchored to it three
     # times as strongly (--anchor-weight 3), 30 minutes, seed 2828 (training/README.md, item 19v).
-    anchored_lists_continue mlm28-anchored3 avg-mlm11to13-mlm27 2828 30 3
+    anchored_lists_continue mlm28-anchored3 avg-mlm11to13-mlm27 avg-mlm11to13-mlm27 2828 30 3
     ;;
   avg-mlm27-mlm28)
     # The mean of avg-mlm11to13-mlm27 and stage mlm28-anchored3 (item 19v): shipped as
@@ -460,7 +461,7 @@ for stage in $STAGES; do
     # Stage mlm28-anchored3's command from the shipped avg-mlm27-mlm28 for 85 minutes (seed
     # 2929), with half of the training lines packed without their sentence-final marks
     # (--bare-end 0.5), as fill-mask texts are usually typed (training/README.md, item 19w).
-    anchored_lists_continue mlm29-bare avg-mlm27-mlm28 2929 85 3 --bare-end 0.5
+    anchored_lists_continue mlm29-bare avg-mlm27-mlm28 avg-mlm27-mlm28 2929 85 3 --bare-end 0.5
     ;;
   avg-mlm28-mlm29)
     # The mean of avg-mlm27-mlm28 and stage mlm29-bare (item 19w): zh-mlm-small since session 35.
@@ -470,7 +471,7 @@ for stage in $STAGES; do
     # Stage mlm29-bare's command from avg-mlm28-mlm29, anchored to it, 25 minutes, seed 3030
     # (training/README.md, item 19x). Not shipped (上 / 好 / 途 2 / 2 / 1), nor is
     # avg-mlm29-mlm30 (2 / 1 / 1, idiom cloze +2.3 points: no gain the rule counts).
-    anchored_lists_continue mlm30-bare2 avg-mlm28-mlm29 3030 25 3 --bare-end 0.5
+    anchored_lists_continue mlm30-bare2 avg-mlm28-mlm29 avg-mlm28-mlm29 3030 25 3 --bare-end 0.5
     ;;
   avg-mlm29-mlm30)
     # The mean of avg-mlm28-mlm29 and stage mlm30-bare2 (item 19x).
@@ -481,7 +482,7 @@ for stage in $STAGES; do
     # demo ranks, higher held-out top-5 and idiom cloze), anchored to it, with three quarters of
     # the lines bare (--bare-end 0.75), 90 minutes, seed 3131 (training/README.md, item 19y).
     # Not shipped, nor is avg-mlm30-mlm31: both answer 上 first but 好 behind 正 (1 / 2 / 1).
-    anchored_lists_continue mlm31-bare3 avg-mlm29-mlm30 3131 90 3 --bare-end 0.75
+    anchored_lists_continue mlm31-bare3 avg-mlm29-mlm30 avg-mlm29-mlm30 3131 90 3 --bare-end 0.75
     ;;
   avg-mlm30-mlm31)
     # The mean of avg-mlm29-mlm30 and stage mlm31-bare3 (item 19y).
@@ -492,8 +493,7 @@ for stage in $STAGES; do
     # twice as strongly to the shipped avg-mlm28-mlm29 (好 first) instead of its start, 25
     # minutes, seed 3232 (training/README.md, item 19z). Not shipped (1 / 2 / 1), nor is
     # avg-mlm29-mlm32 (2 / 2 / 1).
-    anchored_lists_continue mlm32-reanchor mlm31-bare3 3232 25 6 --bare-end 0.75 \
-      --anchor training/runs/avg-mlm28-mlm29/checkpoint.pt
+    anchored_lists_continue mlm32-reanchor mlm31-bare3 avg-mlm28-mlm29 3232 25 6 --bare-end 0.75
     ;;
   avg-mlm29-mlm32)
     # The mean of the shipped avg-mlm28-mlm29 and stage mlm32-reanchor (item 19z).

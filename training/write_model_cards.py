@@ -297,7 +297,6 @@ def main():
     continued = ", ".join(f"stage {r.rsplit('/', 1)[-1]}" for r in
                           [e["run"] for e in earlier[1:]] + [a.mlm_run])
     n, mb = safetensors_info(a.mlm_out)
-    stages = [e["run"] for e in earlier] + [a.mlm_run]
     averaged = list(filter(None, a.mlm_average_runs.split(","))) if a.mlm_average else []
     if a.mlm_average and len(averaged) < 2:
         raise SystemExit("--mlm-average needs at least two --mlm-average-runs")
