@@ -499,6 +499,16 @@ for stage in $STAGES; do
     # The mean of the shipped avg-mlm28-mlm29 and stage mlm32-reanchor (item 19z).
     mlm_average avg-mlm29-mlm32 avg-mlm28-mlm29 mlm32-reanchor
     ;;
+  mlm33-short)
+    # Stage mlm31-bare3's command from the shipped avg-mlm28-mlm29 (STAGES=import rebuilds it),
+    # anchored to it, 30 minutes instead of 90, seed 3333 (training/README.md, item 19aa): that
+    # stage's snapshots answered all three demos first up to step ~1,200.
+    anchored_lists_continue mlm33-short avg-mlm28-mlm29 avg-mlm28-mlm29 3333 30 3 --bare-end 0.75
+    ;;
+  avg-mlm29-mlm33)
+    # The mean of the shipped avg-mlm28-mlm29 and stage mlm33-short (item 19aa).
+    mlm_average avg-mlm29-mlm33 avg-mlm28-mlm29 mlm33-short
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).
