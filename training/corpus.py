@@ -265,6 +265,20 @@ class Packer:
                 self.offset[i] += room
         return seq
 
+    def next_lone_line(self):
+        """One line on its own: [CLS] line [SEP], then [PAD] up to seq_len (the line cut to fit),
+        from a source drawn as in next_sequence. A text typed into fill-mask is one short line
+        with nothing around it, while a packed sequence gives every line neighbours from the
+        same source that tell the model what kind of text it is in. The rest of a line that a
+        packed sequence cut is skipped, so every lone line starts where its line starts."""
+        i = self.rng.choices(range(len(self.names)), weights=self.weights)[0]
+        self.last_name = self.names[i]
+        if self.offset[i]:
+            self._advance(i)
+        seq = [self.tok.cls_id] + self._line_tokens(i)[:self.seq_len - 2] + [self.tok.sep_id]
+        self._advance(i)
+        return seq + [self.tok.pad_id] * (self.seq_len - len(seq))
+
     def state_dict(self):
         return {"rng": self.rng.getstate(), "epoch": list(self.epoch), "ptr": list(self.ptr),
                 "offset": list(self.offset), "names": self.names}

@@ -101,6 +101,11 @@ def parse_args():
                    help="pack this share of the training lines without their sentence-final "
                         "marks (corpus.bare_ending), as fill-mask texts are usually typed; "
                         "0 (default) = every line as it is")
+    p.add_argument("--lone-lines", type=float, default=0.0, metavar="P",
+                   help="a share P of each batch's rows hold one line alone, padded "
+                        "(corpus.Packer.next_lone_line), as a fill-mask text is typed; "
+                        "free of --anchor; drawn per row from the step's seed, so a resumed "
+                        "run repeats it")
     p.add_argument("--pos-init", choices=["normal", "sinusoidal"], default="sinusoidal",
                    help="initial position embeddings: BERT's N(0, 0.02), or sinusoids (as in the "
                         "original Transformer) scaled to the word embeddings' row norm, which give "
@@ -393,12 +398,17 @@ def main():
         t_int += pause.wait_if_paused()
         now_seconds = train_seconds + time.time() - t_int
         last = finished(step + 1, a, now_seconds)
-        seqs, entry_rows = [], []
+        seqs, entry_rows, lone_rows = [], [], []
+        batch_seed = a.seed * 1000003 + step
+        lone_rng = random.Random(f"{batch_seed}-lone") if a.lone_lines > 0 else None
         for r in range(a.batch):
-            seqs.append(packer.next_sequence())
+            if lone_rng is not None and lone_rng.random() < a.lone_lines:
+                seqs.append(packer.next_lone_line())
+                lone_rows.append(r)
+            else:
+                seqs.append(packer.next_sequence())
             if a.list_masking == "entry" and packer.last_name in LIST_SOURCES:
                 entry_rows.append(r)
-        batch_seed = a.seed * 1000003 + step
         clozes = []
         if matcher is not None:
             rng = random.Random(batch_seed)
@@ -412,18 +422,23 @@ def main():
         inputs, pos, targets = mask_batch(seqs, a.mask_prob, cfg.vocab_size, tok.mask_id, gen,
                                           entry_rows, clozes)
         inputs, pos, targets = inputs.to(dev), pos.to(dev), targets.to(dev)
+        # Only lone lines are padded; a batch without one runs unmasked, as before --lone-lines.
+        att = (seqs != tok.pad_id).to(dev) if (seqs == tok.pad_id).any() else None
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a, now_seconds)
         with autocast():
-            logits = model.logits_at(inputs, pos)
+            logits = model.logits_at(inputs, pos, att)
         log_probs = F.log_softmax(logits.float(), -1)
         loss = F.nll_loss(log_probs, targets)
         if anchor is not None:
-            keep = torch.tensor(anchored_indices(pos.tolist(), a.seq_len, entry_rows,
+            # Lone lines are free too: the anchor would pull them towards how the starting
+            # model reads a line without neighbours, which is what they are there to change.
+            free_rows = entry_rows + lone_rows
+            keep = torch.tensor(anchored_indices(pos.tolist(), a.seq_len, free_rows,
                                                  cloze_positions(clozes, a.seq_len)),
                                 dtype=torch.long, device=dev)
             with torch.no_grad(), autocast():
-                anchor_logits = anchor.logits_at(inputs, pos)
+                anchor_logits = anchor.logits_at(inputs, pos, att)
             kl = anchor_kl(anchor_logits, log_probs, keep)
             loss = loss + a.anchor_weight * kl
             acc_kl += kl.item()

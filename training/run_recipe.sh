@@ -509,6 +509,17 @@ for stage in $STAGES; do
     # The mean of the shipped avg-mlm28-mlm29 and stage mlm33-short (item 19aa).
     mlm_average avg-mlm29-mlm33 avg-mlm28-mlm29 mlm33-short
     ;;
+  mlm34-lone)
+    # Stage mlm33-short's command with a quarter of each batch's rows one line alone, padded
+    # (--lone-lines 0.25, free of the anchor), as fill-mask texts come: from the shipped
+    # avg-mlm28-mlm29, 60 minutes, seed 3434 (training/README.md, item 19ab).
+    anchored_lists_continue mlm34-lone avg-mlm28-mlm29 avg-mlm28-mlm29 3434 60 3 --bare-end 0.75 \
+      --lone-lines 0.25
+    ;;
+  avg-mlm29-mlm34)
+    # The mean of the shipped avg-mlm28-mlm29 and stage mlm34-lone (item 19ab).
+    mlm_average avg-mlm29-mlm34 avg-mlm28-mlm29 mlm34-lone
+    ;;
   avg-mlm11-mlm12)
     # The mean of stages mlm11's and mlm12's final weights (mlm_average); shipped as zh-mlm-small
     # in session 21 (commit 5f3e8b0; training/README.md, item 19f).

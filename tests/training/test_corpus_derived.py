@@ -1,5 +1,5 @@
 """training/corpus.py: the derived sources idiom_headwords and quoted_verses, and the packer's
-bare line endings (run by ctest with Debian's python3; standard library only)."""
+bare line endings and lone lines (run by ctest with Debian's python3; standard library only)."""
 import os
 import re
 import sys
@@ -81,8 +81,8 @@ class BareEnding(unittest.TestCase):
 
 
 class CharTokenizer:
-    """One id per character; [CLS] = 1, [SEP] = 2."""
-    cls_id, sep_id = 1, 2
+    """One id per character; [PAD] = 0, [CLS] = 1, [SEP] = 2."""
+    pad_id, cls_id, sep_id = 0, 1, 2
 
     def encode(self, text):
         return [ord(c) for c in text]
@@ -118,6 +118,43 @@ class PackerBareEnd(unittest.TestCase):
         text = "".join(after)
         bare = len(re.findall("话(?=[^。])", text))
         self.assertTrue(0.25 < bare / text.count("话") < 0.75, (bare, text.count("话")))
+
+
+class PackerLoneLines(unittest.TestCase):
+    LINES = {"a": [f"第{i}句话。" for i in range(40)], "b": ["很长的一行" * 10]}
+
+    def test_one_whole_line_then_padding(self):
+        packer = Packer({"a": self.LINES["a"]}, CharTokenizer(), 16, seed=3)
+        seq = packer.next_lone_line()
+        self.assertEqual(len(seq), 16)
+        text = "".join(chr(t) for t in seq if t > 2)
+        self.assertRegex(text, r"^第\d+句话。$")
+        self.assertEqual(seq[0], 1)
+        self.assertEqual(seq[len(text) + 1:], [2] + [0] * (14 - len(text)))
+
+    def test_a_long_line_is_cut_to_fit(self):
+        seq = Packer({"b": self.LINES["b"]}, CharTokenizer(), 16, seed=3).next_lone_line()
+        self.assertEqual(len(seq), 16)
+        self.assertEqual((seq[0], seq[-1]), (1, 2))
+        self.assertEqual("".join(chr(t) for t in seq[1:-1]), ("很长的一行" * 10)[:14])
+
+    def test_the_rest_of_a_cut_line_is_skipped(self):
+        packer = Packer({"a": self.LINES["a"]}, CharTokenizer(), 10, seed=3)
+        packed = "".join(chr(t) for t in packer.next_sequence() if t > 2)
+        lone = "".join(chr(t) for t in packer.next_lone_line() if t > 2)
+        self.assertFalse(packed.endswith("。"), packed)    # 10 tokens end inside a line
+        self.assertRegex(lone, r"^第\d+句话。$")
+        self.assertNotIn(lone, packed)
+
+    def test_bare_endings_apply_and_a_resume_repeats_lone_lines(self):
+        first = Packer(self.LINES, CharTokenizer(), 16, seed=3, bare_end=1.0)
+        first.next_sequence()
+        state = first.state_dict()
+        after = [first.next_lone_line() for _ in range(10)]
+        resumed = Packer(self.LINES, CharTokenizer(), 16, seed=3, bare_end=1.0)
+        resumed.load_state_dict(state)
+        self.assertEqual([resumed.next_lone_line() for _ in range(10)], after)
+        self.assertNotIn(ord("。"), sum(after, []))
 
 
 if __name__ == "__main__":
