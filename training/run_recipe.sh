@@ -502,7 +502,8 @@ for stage in $STAGES; do
   mlm33-short)
     # Stage mlm31-bare3's command from the shipped avg-mlm28-mlm29 (STAGES=import rebuilds it),
     # anchored to it, 30 minutes instead of 90, seed 3333 (training/README.md, item 19aa): that
-    # stage's snapshots answered all three demos first up to step ~1,200.
+    # stage's snapshots answered all three demos first up to step ~1,200. Not shipped (2 / 2 /
+    # 1), nor is avg-mlm29-mlm33 (2 / 2 / 1).
     anchored_lists_continue mlm33-short avg-mlm28-mlm29 avg-mlm28-mlm29 3333 30 3 --bare-end 0.75
     ;;
   avg-mlm29-mlm33)
