@@ -9,9 +9,10 @@
 # mlm4, and ner4 and mlm5; run them as
 #   STAGES=ner2 sh training/run_recipe.sh & STAGES=mlm3 sh training/run_recipe.sh; wait
 # On a fresh clone (training/runs/ is not in git) a new stage can start from the shipped models
-# instead of rerunning stages mlm1..mlm13: STAGES=import rebuilds stage avg-mlm28-mlm29 from
-# the shipped zh-mlm-small, for a new stage from it; STAGES="import-avg-mlm27-mlm28 mlm29-bare
-# avg-mlm28-mlm29" reruns the shipped model's last stages from the one before it,
+# instead of rerunning stages mlm1..mlm13: STAGES=import rebuilds stage mlm34-lone from the
+# shipped zh-mlm-small, for a new stage from it; STAGES="import-avg-mlm28-mlm29 mlm34-lone"
+# reruns the shipped model's last stage from the one before it, "import-avg-mlm27-mlm28
+# mlm29-bare avg-mlm28-mlm29" that one's,
 # "import-avg-mlm11to13-mlm27 mlm28-anchored3 avg-mlm27-mlm28" that one's, and
 # "import-avg-mlm11-mlm13 mlm27-anchored avg-mlm11to13-mlm27" the one before
 # (import-mlm11: mlm11 itself, from which "import-mlm11 mlm12 mlm13 avg-mlm11-mlm13" reruns that).
@@ -20,11 +21,11 @@
 # below) and reruns ner11 from it.
 set -e
 cd "$(dirname "$0")/.." || exit 1
-STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 mlm12 mlm13 avg-mlm11-mlm13 mlm27-anchored avg-mlm11to13-mlm27 mlm28-anchored3 avg-mlm27-mlm28 mlm29-bare avg-mlm28-mlm29 export"}
+STAGES=${STAGES:-"mlm1 ner mlm2 ner2 mlm3 ner3 mlm4 mlm5 ner5 mlm6 ner6 mlm7 mlm8 mlm9 ner9 mlm10 ner11 mlm11 mlm12 mlm13 avg-mlm11-mlm13 mlm27-anchored avg-mlm11to13-mlm27 mlm28-anchored3 avg-mlm27-mlm28 mlm29-bare avg-mlm28-mlm29 mlm34-lone export"}
 PY=/usr/bin/python3
 # The masked-LM stage that models/zh-mlm-small was exported from (stage import rebuilds its
 # checkpoint from that folder).
-SHIPPED_MLM=avg-mlm28-mlm29
+SHIPPED_MLM=mlm34-lone
 # The commit whose models/zh-mlm-small was masked-LM stage $1, for a stage shipped before
 # $SHIPPED_MLM (stage import-$1 takes it back from the git history).
 shipped_commit() {
@@ -35,6 +36,7 @@ shipped_commit() {
   avg-mlm11-mlm13) echo 410cd75 ;;
   avg-mlm11to13-mlm27) echo b0a490d ;;
   avg-mlm27-mlm28) echo 8d660fb ;;
+  avg-mlm28-mlm29) echo 83fdb93 ;;
   *) echo "no shipped commit recorded for stage $1" >&2; return 1 ;;
   esac
 }
@@ -464,7 +466,7 @@ for stage in $STAGES; do
     anchored_lists_continue mlm29-bare avg-mlm27-mlm28 avg-mlm27-mlm28 2929 85 3 --bare-end 0.5
     ;;
   avg-mlm28-mlm29)
-    # The mean of avg-mlm27-mlm28 and stage mlm29-bare (item 19w): zh-mlm-small since session 35.
+    # The mean of avg-mlm27-mlm28 and stage mlm29-bare (item 19w): zh-mlm-small in sessions 35-36.
     mlm_average avg-mlm28-mlm29 avg-mlm27-mlm28 mlm29-bare
     ;;
   mlm30-bare2)
@@ -490,35 +492,37 @@ for stage in $STAGES; do
     ;;
   mlm32-reanchor)
     # Stage mlm31-bare3's command from mlm31-bare3 (上 and 途 first, 好 behind 正), anchored
-    # twice as strongly to the shipped avg-mlm28-mlm29 (好 first) instead of its start, 25
+    # twice as strongly to the then shipped avg-mlm28-mlm29 (好 first) instead of its start, 25
     # minutes, seed 3232 (training/README.md, item 19z). Not shipped (1 / 2 / 1), nor is
     # avg-mlm29-mlm32 (2 / 2 / 1).
     anchored_lists_continue mlm32-reanchor mlm31-bare3 avg-mlm28-mlm29 3232 25 6 --bare-end 0.75
     ;;
   avg-mlm29-mlm32)
-    # The mean of the shipped avg-mlm28-mlm29 and stage mlm32-reanchor (item 19z).
+    # The mean of the then shipped avg-mlm28-mlm29 and stage mlm32-reanchor (item 19z).
     mlm_average avg-mlm29-mlm32 avg-mlm28-mlm29 mlm32-reanchor
     ;;
   mlm33-short)
-    # Stage mlm31-bare3's command from the shipped avg-mlm28-mlm29 (STAGES=import rebuilds it),
+    # Stage mlm31-bare3's command from the then shipped avg-mlm28-mlm29 (import-avg-mlm28-mlm29),
     # anchored to it, 30 minutes instead of 90, seed 3333 (training/README.md, item 19aa): that
     # stage's snapshots answered all three demos first up to step ~1,200. Not shipped (2 / 2 /
     # 1), nor is avg-mlm29-mlm33 (2 / 2 / 1).
     anchored_lists_continue mlm33-short avg-mlm28-mlm29 avg-mlm28-mlm29 3333 30 3 --bare-end 0.75
     ;;
   avg-mlm29-mlm33)
-    # The mean of the shipped avg-mlm28-mlm29 and stage mlm33-short (item 19aa).
+    # The mean of the then shipped avg-mlm28-mlm29 and stage mlm33-short (item 19aa).
     mlm_average avg-mlm29-mlm33 avg-mlm28-mlm29 mlm33-short
     ;;
   mlm34-lone)
     # Stage mlm33-short's command with a quarter of each batch's rows one line alone, padded
-    # (--lone-lines 0.25, free of the anchor), as fill-mask texts come: from the shipped
-    # avg-mlm28-mlm29, 60 minutes, seed 3434 (training/README.md, item 19ab).
+    # (--lone-lines 0.25, free of the anchor), as fill-mask texts come: from the then shipped
+    # avg-mlm28-mlm29, 60 minutes, seed 3434 (training/README.md, item 19ab). Shipped as
+    # zh-mlm-small in session 37: the first model to answer all three demos first.
     anchored_lists_continue mlm34-lone avg-mlm28-mlm29 avg-mlm28-mlm29 3434 60 3 --bare-end 0.75 \
       --lone-lines 0.25
     ;;
   avg-mlm29-mlm34)
-    # The mean of the shipped avg-mlm28-mlm29 and stage mlm34-lone (item 19ab).
+    # The mean of avg-mlm28-mlm29 and stage mlm34-lone (item 19ab). Not shipped: it passes the
+    # rule's (a)-(c) too, but answers 上 / 好 / 途 2 / 1 / 1, and mlm34-lone won the tie-break.
     mlm_average avg-mlm29-mlm34 avg-mlm28-mlm29 mlm34-lone
     ;;
   avg-mlm11-mlm12)

@@ -88,7 +88,7 @@ def command_line(script, run_dir, args, keys):
 # The pretrain_mlm.py flags a stage's recipe line shows, where the checkpoint has them set.
 MLM_KEYS = ["init_from", "init_encoder", "seed", "batch", "seq_len", "lr", "warmup",
             "time_budget_min", "stop_after", "threads", "phrase_masking", "source_weight",
-            "list_min_uses", "list_masking", "anchor", "anchor_weight", "bare_end"]
+            "list_min_uses", "list_masking", "anchor", "anchor_weight", "bare_end", "lone_lines"]
 
 
 def mix_text(args):
@@ -116,6 +116,11 @@ def mix_text(args):
     if args.get("bare_end"):
         parts.append(f"{args['bare_end']:.0%} of the lines packed without their sentence-final "
                      f"marks, as fill-mask texts are usually typed")
+    if args.get("lone_lines"):
+        parts.append(f"{args['lone_lines']:.0%} of each batch's rows one line alone, `[CLS] line "
+                     f"[SEP]` padded to the row's length, as a fill-mask text comes, without the "
+                     f"neighbouring lines that tell a packed line's source (free of the anchor; "
+                     f"the token counts here count such a row as a full one)")
     return ("This stage also had " + "; ".join(parts) + ".\n") if parts else ""
 
 
@@ -197,6 +202,17 @@ def card_sections(path, ner_run):
     return found
 
 
+def start_text(init_from):
+    """The card's sentence on the last stage's starting weights where they are a mean of stages
+    (recipe stages avg-*), whose own lines the card does not show; else empty."""
+    start = os.path.basename(os.path.dirname(init_from or ""))
+    if not start.startswith("avg-"):
+        return ""
+    return (f"It started from the weights of recipe stage `{start}`, an element-wise mean of the "
+            f"final weights of stages before it (`training/average_checkpoints.py`; "
+            f"training/README.md gives its stages and scores).\n")
+
+
 def average_text(avg, runs):
     """For weights averaged over the runs `runs` into run `avg` (--mlm-average AVG
     --mlm-average-runs R1,R2): the recipe line that builds it and the card's sentence on it; without
@@ -249,8 +265,8 @@ def safetensors_info(folder):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--mlm-run", default="training/runs/mlm29-bare", help="the last masked-LM stage of the shipped model (recipe stage mlm29-bare)")
-    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11,training/runs/mlm12,training/runs/mlm13,training/runs/mlm27-anchored,training/runs/mlm28-anchored3",
+    p.add_argument("--mlm-run", default="training/runs/mlm34-lone", help="the last masked-LM stage of the shipped model (recipe stage mlm34-lone)")
+    p.add_argument("--mlm-earlier", default="training/runs/mlm2,training/runs/mlm3,training/runs/mlm4,training/runs/mlm5,training/runs/mlm6,training/runs/mlm7,training/runs/mlm8,training/runs/mlm9,training/runs/mlm10,training/runs/mlm11,training/runs/mlm12,training/runs/mlm13,training/runs/mlm27-anchored,training/runs/mlm28-anchored3,training/runs/mlm29-bare",
                    help="comma-separated masked-LM stages between mlm1 and --mlm-run, in order")
     p.add_argument("--mlm-stage1", default="training/runs/mlm",
                    help="the masked-LM warm-up run the NER model started from (recipe stage mlm1)")
@@ -262,11 +278,11 @@ def main():
     p.add_argument("--fill-mask", default="training/runs/fill_mask.json")
     p.add_argument("--mlm-out", default="models/zh-mlm-small")
     p.add_argument("--ner-out", default="models/zh-ner-small")
-    p.add_argument("--mlm-average", default="training/runs/avg-mlm28-mlm29",
+    p.add_argument("--mlm-average", default="",
                    help="where the shipped weights are the mean of the final weights of the "
                         "--mlm-average-runs (run_recipe.sh mlm_average): the averaged run, or '' "
                         "when --mlm-run itself was exported")
-    p.add_argument("--mlm-average-runs", default="training/runs/avg-mlm27-mlm28,training/runs/mlm29-bare",
+    p.add_argument("--mlm-average-runs", default="",
                    help="comma-separated runs (at least two) whose final weights --mlm-average took")
     p.add_argument("--cards", default="mlm,ner", help="which cards to write: mlm, ner or both")
     p.add_argument("--eval-json", help="tanzhen eval --json output of the exported NER model on the dev split")
@@ -369,7 +385,7 @@ tokens packed from consecutive lines, batch {mck['args']['batch']} x {mck['args'
 lr {mck['args']['lr']:g}, {mck['args']['warmup']} warm-up steps then linear decay over the time
 budget, no dropout: **{mck['step']} steps, {tokens / 1e6:.1f} M tokens, {mck['train_seconds'] / 60:.0f} minutes**
 of training time. Masked-LM tokens over all stages: {total_tokens / 1e6:.1f} M. Hardware: {hardware(mck['args'], a.mlm_run)}.
-{mix_text(mck['args'])}{average_note}
+{mix_text(mck['args'])}{start_text(mck['args'].get('init_from'))}{average_note}
 Loss (masked-token cross-entropy{" plus the anchor's weighted KL term" if mck['args'].get('anchor') else ""}): first logged {mlog[0]['loss']} (step {mlog[0]['step']}),
 last {mlog[-1]['loss']} (step {mlog[-1]['step']}); held-out validation batch: first
 {vals[0]['val_loss']} / accuracy {vals[0]['val_acc']} (step {vals[0]['step']}), last
