@@ -211,7 +211,7 @@ class Packer:
         self.weights = [x / sum(w) for x in w]
         self.seed = seed
         self.bare_end = bare_end
-        self.last_name = None   # the source of the sequence next_sequence returned last
+        self.last_name = None   # the source of the row next_sequence / next_lone_line returned last
         self.rng = random.Random(seed)
         self.epoch = [0] * len(self.names)
         self.ptr = [0] * len(self.names)
@@ -245,9 +245,14 @@ class Packer:
             self.ptr[i] = 0
             self.orders[i] = self._order(i)
 
-    def next_sequence(self):
+    def _draw_source(self):
+        """The index of the next row's source, drawn by weight; its name becomes last_name."""
         i = self.rng.choices(range(len(self.names)), weights=self.weights)[0]
         self.last_name = self.names[i]
+        return i
+
+    def next_sequence(self):
+        i = self._draw_source()
         seq = [self.tok.cls_id]
         while len(seq) < self.seq_len:
             ids = self._line_tokens(i)
@@ -271,8 +276,7 @@ class Packer:
         with nothing around it, while a packed sequence gives every line neighbours from the
         same source that tell the model what kind of text it is in. The rest of a line that a
         packed sequence cut is skipped, so every lone line starts where its line starts."""
-        i = self.rng.choices(range(len(self.names)), weights=self.weights)[0]
-        self.last_name = self.names[i]
+        i = self._draw_source()
         if self.offset[i]:
             self._advance(i)
         seq = [self.tok.cls_id] + self._line_tokens(i)[:self.seq_len - 2] + [self.tok.sep_id]

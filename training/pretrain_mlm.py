@@ -423,7 +423,7 @@ def main():
                                           entry_rows, clozes)
         inputs, pos, targets = inputs.to(dev), pos.to(dev), targets.to(dev)
         # Only lone lines are padded; a batch without one runs unmasked, as before --lone-lines.
-        att = (seqs != tok.pad_id).to(dev) if (seqs == tok.pad_id).any() else None
+        att = (seqs != tok.pad_id).to(dev) if lone_rows else None
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a, now_seconds)
         with autocast():
